@@ -1,0 +1,1 @@
+"""Spark plumbing: session factory, partition I/O, atomic publication."""

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import pytest
+
+from riskpipe.settings import (
+    DbtTarget,
+    Mode,
+    OfflineStore,
+    OnlineStore,
+    RegistryKind,
+    SettingsError,
+    get_settings,
+    load_settings,
+    reset_settings,
+)
+
+
+def test_embedded_defaults(riskpipe_env) -> None:
+    s = get_settings()
+    assert s.mode is Mode.embedded
+    assert s.offline_store is OfflineStore.duckdb
+    assert s.online_store is OnlineStore.sqlite
+    assert s.registry is RegistryKind.file
+    assert s.dbt is DbtTarget.local
+    assert s.lake == (riskpipe_env / "lake").resolve()
+    assert s.silver == s.lake / "silver"
+    assert s.tracking_uri.startswith("sqlite:///") and s.tracking_uri.endswith("mlflow/mlflow.db")
+    assert s.uses_dev_pii_key
+
+
+def test_production_switches_every_part(riskpipe_env, monkeypatch) -> None:
+    monkeypatch.setenv("RISKPIPE_MODE", "production")
+    monkeypatch.setenv("RISKPIPE_PII_KEY", "s3cret")
+    reset_settings()
+    s = get_settings()
+    assert (s.offline_store, s.online_store, s.registry, s.dbt) == (
+        OfflineStore.spark,
+        OnlineStore.redis,
+        RegistryKind.sql,
+        DbtTarget.cluster,
+    )
+    assert s.pii_secret == b"s3cret" and not s.uses_dev_pii_key
+
+
+def test_part_override_in_production(riskpipe_env, monkeypatch) -> None:
+    monkeypatch.setenv("RISKPIPE_MODE", "production")
+    monkeypatch.setenv("RISKPIPE_PII_KEY", "k")
+    monkeypatch.setenv("RISKPIPE_FEAST_OFFLINE_STORE", "duckdb")
+    reset_settings()
+    assert get_settings().offline_store is OfflineStore.duckdb
+    assert get_settings().online_store is OnlineStore.redis
+
+
+def test_production_without_pii_key_names_the_variable(riskpipe_env, monkeypatch) -> None:
+    monkeypatch.setenv("RISKPIPE_MODE", "production")
+    with pytest.raises(SettingsError, match="RISKPIPE_PII_KEY must be set in production"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "needle"),
+    [
+        ("RISKPIPE_MODE", "staging", "RISKPIPE_MODE"),
+        ("RISKPIPE_SPARK_SHUFFLE_PARTITIONS", "zero", "RISKPIPE_SPARK_SHUFFLE_PARTITIONS"),
+        ("RISKPIPE_SPARK_SHUFFLE_PARTITIONS", "0", "RISKPIPE_SPARK_SHUFFLE_PARTITIONS"),
+        ("RISKPIPE_SPARK_MASTER", "mesos://x", "RISKPIPE_SPARK_MASTER"),
+        ("RISKPIPE_REDIS_URL", "http://127.0.0.1:6379", "RISKPIPE_REDIS_URL"),
+        ("RISKPIPE_POSTGRES_URL", "mysql://x", "RISKPIPE_POSTGRES_URL"),
+        ("RISKPIPE_LOG_LEVEL", "LOUD", "RISKPIPE_LOG_LEVEL"),
+        ("RISKPIPE_SPARK_CONF", "not json", "RISKPIPE_SPARK_CONF"),
+        ("RISKPIPE_FEAST_ONLINE_STORE", "dynamodb", "RISKPIPE_FEAST_ONLINE_STORE"),
+    ],
+)
+def test_bad_values_name_the_variable(riskpipe_env, monkeypatch, var, value, needle) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert needle in str(err.value)
+
+
+def test_settings_are_lazy_and_cached(riskpipe_env, monkeypatch) -> None:
+    first = get_settings()
+    monkeypatch.setenv("RISKPIPE_SPARK_SHUFFLE_PARTITIONS", "3")
+    assert get_settings() is first  # cached until reset
+    reset_settings()
+    assert get_settings().spark_shuffle_partitions == 3
+
+
+def test_spark_conf_json(riskpipe_env, monkeypatch) -> None:
+    monkeypatch.setenv("RISKPIPE_SPARK_CONF", '{"spark.executor.memory": "8g"}')
+    assert load_settings().spark_conf == {"spark.executor.memory": "8g"}
