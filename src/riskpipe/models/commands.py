@@ -1,0 +1,169 @@
+"""CLI commands of the model stage: train, promote, rollback, score (registered by riskpipe.cli).
+
+MLflow, LightGBM and scikit-learn are imported inside the commands, never at CLI start-up.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from riskpipe.errors import RiskpipeError
+
+
+class CommandInputError(RiskpipeError):
+    """A command-line option has a value the model stage cannot use."""
+
+
+def _csv(value: str | None) -> list[str] | None:
+    if not value or value.strip().lower() == "all":
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def parse_monotone(value: str | None) -> dict[str, int]:
+    """``missed_payments:+1,income:-1`` -> {"missed_payments": 1, "income": -1}."""
+    out: dict[str, int] = {}
+    for part in _csv(value) or []:
+        name, _, sign = part.partition(":")
+        sign = sign.strip() or "+1"
+        if sign not in {"+1", "1", "-1", "+", "-"}:
+            raise CommandInputError(f"--monotone {part!r}: direction must be +1 or -1 (e.g. missed_payments:+1)")
+        out[name.strip()] = -1 if sign.startswith("-") else 1
+    return out
+
+
+def _echo(data: dict, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+        return
+    from rich.table import Table
+
+    from riskpipe.ui import console
+
+    table = Table(show_header=False)
+    for k, v in data.items():
+        table.add_row(str(k), v if isinstance(v, str) else json.dumps(v, default=str))
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the riskpipe CLI."""
+
+    @app.command("train")
+    def train(
+        table: Annotated[Path, typer.Option("--table", help="labelled Parquet file or directory")],
+        label: str = typer.Option(..., "--label", help="0/1 label column"),
+        time_column: str = typer.Option(..., "--time-column", help="date/time column for the out-of-time split"),
+        model_name: str = typer.Option(..., "--model-name", help="registered model name (and experiment)"),
+        features: str = typer.Option(None, "--features", help="a,b,c (default: all numeric non-key columns)"),
+        oot_from: str = typer.Option(None, "--oot-from", help="first date of the OOT window (default: last ~25% of months)"),
+        truth_column: str = typer.Option(None, "--truth-column", help="true probability column (synthetic data)"),
+        feature_service: str = typer.Option("adhoc", "--feature-service", help="Feast feature service of the table"),
+        label_definition: str = typer.Option(None, "--label-definition", help="label definition name (default: --label)"),
+        monotone: str = typer.Option(None, "--monotone", help="feature:+1,feature:-1 risk directions"),
+        exclude: str = typer.Option(None, "--exclude", help="columns never used as features"),
+        rounds: int = typer.Option(200, "--rounds", min=1, help="LightGBM boosting rounds"),
+        force: bool = typer.Option(False, "--force", help="register new versions even if this exact training exists"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        """Train the WOE scorecard and the LightGBM challenger, validate out of time, register both."""
+        from riskpipe.models.train import train_table
+
+        r = train_table(
+            table, label=label, features=_csv(features), time_column=time_column, model_name=model_name,
+            oot_from=oot_from, truth_column=truth_column, feature_service=feature_service,
+            label_definition=label_definition, monotone=parse_monotone(monotone), exclude=_csv(exclude),
+            num_boost_round=rounds, force=force,
+        )
+        _echo({
+            "model_name": r.model_name,
+            "challenger": f"v{r.challenger_version} ({r.challenger_kind})",
+            "train_window": f"{r.train_window[0]} .. {r.train_window[1]} ({r.n_train} rows)",
+            "oot_window": f"{r.oot_window[0]} .. {r.oot_window[1]} ({r.n_oot} rows)",
+            "data_hash": r.data_hash,
+            "reused_existing_versions": str(r.extra.get("reused", False)),
+            **{f"{k} v{c.version}": {m: round(c.oot_metrics[m], 4) for m in ("auc", "ks", "gini", "brier")}
+               | {"psi_score": round(c.psi["score"], 4)} for k, c in r.candidates.items()},
+        }, as_json)
+
+    @app.command("promote")
+    def promote(
+        model_name: str = typer.Option(..., "--model-name"),
+        margin: float = typer.Option(None, "--margin", help="OOT AUC gain required (default RISKPIPE_MODEL_PROMOTE_MARGIN)"),
+        table: Annotated[Path | None, typer.Option("--table", help="re-score on this table's OOT window instead of the logged set")] = None,
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Move 'champion' to the challenger only if it wins out of time and is stable."""
+        from riskpipe.models.registry import promote as do_promote
+
+        df = None
+        if table is not None:
+            import pandas as pd
+
+            df = pd.read_parquet(table)
+        d = do_promote(model_name, margin=margin, table=df)
+        _echo(d.as_dict(), as_json)  # a refusal is a valid outcome (exit 0); read "promoted"
+
+    @app.command("rollback")
+    def rollback(model_name: str = typer.Option(..., "--model-name"), as_json: bool = typer.Option(False, "--json")) -> None:
+        """Put 'champion' back on the previous champion version (from the alias history)."""
+        from riskpipe.models.registry import rollback as do_rollback
+
+        _echo(do_rollback(model_name).as_dict(), as_json)
+
+    @app.command("model-history")
+    def model_history(
+        model_name: str = typer.Option(..., "--model-name"),
+        last: int = typer.Option(20, "--last", min=1, help="how many history events to show"),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Show the current champion/challenger and the alias history (who, when, from, to, why)."""
+        from riskpipe.models.registry import (
+            CHALLENGER,
+            CHAMPION,
+            alias_version,
+            configure_mlflow,
+            read_history,
+        )
+
+        client = configure_mlflow()
+        now = {a: (v.version if (v := alias_version(client, model_name, a)) else None) for a in (CHAMPION, CHALLENGER)}
+        events = read_history(model_name)[-last:]
+        if as_json:
+            typer.echo(json.dumps({"aliases": now, "history": events}, indent=2, default=str))
+            return
+        from rich.table import Table
+
+        from riskpipe.ui import console
+
+        table = Table(title=f"{model_name}: champion v{now[CHAMPION]}, challenger v{now[CHALLENGER]}")
+        for col in ("when", "who", "alias", "action", "from", "to", "reason"):
+            table.add_column(col)
+        for e in events:
+            table.add_row(e.get("when", ""), e.get("who", ""), e.get("alias", ""), e.get("action", ""),
+                          str(e.get("from_version")), str(e.get("to_version")), e.get("reason", ""))
+        console.print(table)
+
+    @app.command("score")
+    def score(
+        table: Annotated[Path, typer.Option("--table", help="Parquet rows to score")],
+        out: Annotated[Path, typer.Option("--out", help="Parquet output: input keys + probability, score, band, reason_codes")],
+        model_uri: str = typer.Option(..., "--model-uri", help="e.g. models:/credit_pd@champion"),
+        keep: str = typer.Option(None, "--keep", help="input columns copied to the output (default: *_id columns)"),
+    ) -> None:
+        """Batch-score a Parquet table with a registered model."""
+        import pandas as pd
+
+        from riskpipe.models.explain import score_table
+        from riskpipe.models.train import KEY_COLUMN
+
+        df = pd.read_parquet(table)
+        keys = _csv(keep) or [c for c in df.columns if KEY_COLUMN.search(str(c))]
+        res = pd.concat([df[keys].reset_index(drop=True), score_table(model_uri, df).reset_index(drop=True)], axis=1)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        res.to_parquet(out, index=False)
+        typer.echo(f"scored {len(res)} rows -> {out}")

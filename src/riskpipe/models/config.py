@@ -1,0 +1,67 @@
+"""Model-layer configuration: score scaling, decision bands, promotion gates.
+
+Read from ``RISKPIPE_MODEL_*`` environment variables (same twelve-factor habit as
+:mod:`riskpipe.settings`) so that a deployment changes cut-offs without a code change. The values in
+force at training time are baked into each model version, so re-scoring an old version gives the
+same band it gave when it was trained.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from riskpipe.errors import ConfigError
+
+
+class ModelSettings(BaseSettings):
+    """Field ``x`` is read from ``RISKPIPE_MODEL_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKPIPE_MODEL_", extra="ignore", case_sensitive=False)
+
+    # points scale: score = offset + factor * ln(odds good:bad), factor = pdo / ln 2
+    pdo: float = Field(20.0, gt=0, description="points to double the odds")
+    base_score: float = Field(600.0, description="score at base_odds")
+    base_odds: float = Field(50.0, gt=0, description="good:bad odds at base_score")
+
+    # decision bands on the probability of the bad outcome
+    approve_max_pd: float = Field(0.05, gt=0, lt=1, description="PD below this: approve")
+    decline_min_pd: float = Field(0.20, gt=0, lt=1, description="PD at or above this: decline; between: refer")
+
+    reason_codes: int = Field(4, ge=1, le=20, description="reason codes returned per score")
+
+    # promotion gates
+    promote_margin: float = Field(0.005, ge=0, description="OOT AUC the challenger must add over the champion")
+    max_score_psi: float = Field(0.25, gt=0, description="score PSI train->OOT above this is unstable")
+    max_calibration_ratio: float = Field(
+        2.0, gt=1, description="mean predicted / observed rate on OOT must lie in [1/x, x]"
+    )
+    max_brier_increase: float = Field(
+        0.10, ge=0, description="challenger Brier may exceed the champion's by at most this fraction"
+    )
+
+    @model_validator(mode="after")
+    def _bands_ordered(self) -> ModelSettings:
+        if self.approve_max_pd > self.decline_min_pd:
+            raise ValueError("RISKPIPE_MODEL_APPROVE_MAX_PD must not exceed RISKPIPE_MODEL_DECLINE_MIN_PD")
+        return self
+
+
+def load_model_settings(**overrides: object) -> ModelSettings:
+    """Build model settings from the environment plus overrides, with a readable error."""
+    try:
+        return ModelSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        lines = [
+            f"RISKPIPE_MODEL_{str(e['loc'][0]).upper() if e.get('loc') else ''}: {e.get('msg')}"
+            for e in err.errors()
+        ]
+        raise ConfigError("invalid model configuration:\n  " + "\n  ".join(lines)) from None
+
+
+@functools.cache
+def get_model_settings() -> ModelSettings:
+    """Process-wide model settings (call ``get_model_settings.cache_clear()`` after changing env)."""
+    return load_model_settings()

@@ -1,0 +1,37 @@
+"""Fixtures of the model tests: a private MLflow store per module (SQLite + local artifacts).
+
+``riskpipe_env`` is per test; training costs seconds, so the tests of one module share one store
+through ``model_env`` (same isolation: a tmp data dir and a clean RISKPIPE_* environment).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from riskpipe.settings import reset_settings
+
+
+@pytest.fixture(scope="module")
+def model_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("model") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        for k in list(os.environ):
+            if k.startswith("RISKPIPE_"):
+                mp.delenv(k)
+        mp.setenv("RISKPIPE_DATA_DIR", str(data))
+        mp.setenv("RISKPIPE_USER", "model-tests")
+        mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        reset_settings()
+        from riskpipe.models.config import get_model_settings
+
+        get_model_settings.cache_clear()
+        yield data
+        reset_settings()
+        get_model_settings.cache_clear()
+
+
+FAST_GBM = {"num_threads": 1}
+ROUNDS = 40
