@@ -1,0 +1,36 @@
+"""risk_monitoring: daily health of the pipeline for one logical date; findings become alerts.
+
+Wiring only: tasks call ``riskpipe.orchestration.monitoring``. A finding (stale data, drift) is an
+alert record, not a task failure; a task fails (and alerts through ``on_failure_callback``) only when
+it cannot check. Runs at 06:00 UTC for the day that closed at midnight, after risk_daily.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+from riskpipe.orchestration.policy import default_args, run_deadline, start_date
+
+
+@dag(
+    dag_id="risk_monitoring",
+    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"),
+    start_date=start_date(),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(timeout_factor=0.25),
+    deadline=run_deadline(),
+    tags=["riskpipe", "daily", "monitoring"],
+    doc_md=__doc__,
+)
+def risk_monitoring() -> None:
+    @task
+    def landing_freshness(ds: str | None = None) -> dict:
+        from riskpipe.orchestration.monitoring import check_freshness
+
+        return check_freshness(ds, "landing")
+
+    landing_freshness()
+
+
+risk_monitoring()

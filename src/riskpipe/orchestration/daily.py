@@ -1,0 +1,132 @@
+"""What the tasks of ``risk_daily`` call: one function per step, each for one landing day.
+
+A run's logical date *is* the landing day it processes (``CronDataIntervalTimetable`` gives scheduled
+runs ``logical_date = data_interval_start``; a manual run or ``dag.test`` for date D processes D too),
+so a daily run, a rerun and a backfill of the same date do exactly the same work. Every function
+returns a small JSON-able dict that Airflow stores as the task's XCom.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from riskpipe.errors import RiskpipeError
+from riskpipe.orchestration.faults import maybe_fail
+
+log = logging.getLogger(__name__)
+
+SYNTHETIC_DIR = "synthetic_feed"
+
+
+class LandingMissingError(RiskpipeError):
+    """The day's landing files are not there (and synthetic landing is off)."""
+
+
+def run_day(ds: str | dt.date | dt.datetime) -> dt.date:
+    """The landing day a run processes, from Airflow's ``ds`` (``YYYY-MM-DD`` of the logical date)."""
+    if isinstance(ds, dt.datetime):
+        return ds.astimezone(dt.UTC).date() if ds.tzinfo else ds.date()
+    if isinstance(ds, dt.date):
+        return ds
+    return dt.date.fromisoformat(str(ds)[:10])
+
+
+def declared_sources() -> list[str]:
+    """The sources the daily run ingests: every source in the declarations, in declaration order."""
+    from riskpipe.sources.config import get_sources
+
+    return list(get_sources().sources)
+
+
+def _landing_dir(source: str, day: dt.date) -> Path:
+    from riskpipe.settings import get_settings
+
+    return get_settings().landing / source / f"dt={day.isoformat()}"
+
+
+def _synthetic_feed(day: dt.date) -> Path:
+    """The simulated upstream systems: generated once for the configured window, then reused.
+
+    The generator simulates a whole window at once (populations, loans and late rows depend on it),
+    so days are generated together into a side directory and each run *delivers* its own day's files
+    into the landing zone, as the real feeds would. Same settings => same files, whatever the order
+    in which dates are run.
+    """
+    from riskpipe.orchestration.airflow_env import get_airflow_settings
+    from riskpipe.settings import get_settings
+    from riskpipe.sources.generator import generate
+
+    s, a = get_settings(), get_airflow_settings()
+    first = a.start_date
+    last = first + dt.timedelta(days=a.generate_days - 1)
+    if not first <= day <= last:
+        raise LandingMissingError(
+            f"no landing files for {day} and it is outside the synthetic feed window {first}..{last} "
+            f"(RISKPIPE_AIRFLOW_START_DATE / RISKPIPE_AIRFLOW_GENERATE_DAYS)"
+        )
+    params = {"customers": a.generate_customers, "days": a.generate_days, "start": first.isoformat(),
+              "seed": a.generate_seed}
+    feed = s.data_dir.resolve() / SYNTHETIC_DIR
+    stamp = feed / "_feed.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == params:
+        return feed
+    tmp = feed.with_name(feed.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    log.info("generating the synthetic feed %s", params)
+    generate(customers=a.generate_customers, days=a.generate_days, start=first, seed=a.generate_seed,
+             landing=tmp, ground_truth=s.ground_truth)
+    (tmp / "_feed.json").write_text(json.dumps(params, sort_keys=True))
+    shutil.rmtree(feed, ignore_errors=True)
+    tmp.rename(feed)
+    return feed
+
+
+def _deliver(feed: Path, source: str, day: dt.date) -> bool:
+    """Copy one source's day from the synthetic feed into landing, atomically; False if it has no files."""
+    src = feed / source / f"dt={day.isoformat()}"
+    dst = _landing_dir(source, day)
+    if not src.is_dir():
+        return False
+    tmp = dst.with_name(dst.name + ".delivering")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp.rename(dst)
+    return True
+
+
+def land(ds: str) -> dict[str, Any]:
+    """Make sure the day's landing files are there; list them.
+
+    Landing is immutable: files already delivered are never rewritten. With synthetic landing on
+    (``RISKPIPE_AIRFLOW_GENERATE``, default in embedded mode with the packaged sources) missing days
+    are delivered from the synthetic feed; otherwise a missing source fails the task (and is retried,
+    as a late upstream drop would be).
+    """
+    from riskpipe.orchestration.airflow_env import get_airflow_settings
+    from riskpipe.settings import get_settings
+
+    day = run_day(ds)
+    sources = declared_sources()
+    missing = [src for src in sources if not _landing_dir(src, day).is_dir()]
+    delivered: list[str] = []
+    if missing and get_airflow_settings().resolved_generate(get_settings()):
+        feed = _synthetic_feed(day)
+        delivered = [src for src in missing if _deliver(feed, src, day)]
+        manifest = feed / "_manifest"
+        if manifest.is_dir():
+            shutil.copytree(manifest, get_settings().landing / "_manifest", dirs_exist_ok=True)
+        missing = [src for src in missing if src not in delivered]
+    if missing:
+        raise LandingMissingError(
+            f"no landing files for {day} from: {', '.join(missing)} "
+            f"(expected {_landing_dir(missing[0], day)})"
+        )
+    files = {src: sorted(p.name for p in _landing_dir(src, day).iterdir() if p.is_file()) for src in sources}
+    maybe_fail("land")
+    return {"day": day.isoformat(), "delivered": delivered, "files": files}

@@ -1,0 +1,75 @@
+"""What the tasks of ``risk_monitoring`` call: freshness of each layer for one logical date.
+
+Freshness is judged against the run's logical date, never the wall clock: for day D every declared
+source should have its landing drop for D and a silver partition no older than the configured lag.
+Findings become alert records (:mod:`riskpipe.orchestration.alerts`) and the summary is the XCom.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from riskpipe.orchestration.alerts import raise_alert
+from riskpipe.orchestration.daily import declared_sources, run_day
+
+log = logging.getLogger(__name__)
+
+_PART = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
+
+
+def partitions(root: Path) -> list[dt.date]:
+    """Dates of the complete ``dt=YYYY-MM-DD`` partitions under ``root`` (staging dirs ignored)."""
+    if not root.is_dir():
+        return []
+    out = []
+    for p in root.iterdir():
+        m = _PART.match(p.name)
+        if m and p.is_dir():
+            out.append(dt.date.fromisoformat(m.group(1)))
+    return sorted(out)
+
+
+def layer_freshness(layer: str, root: Path, names: list[str], day: dt.date, max_lag_days: int) -> dict[str, Any]:
+    """Per dataset: the latest partition on or before ``day`` and its lag in days; stale ones listed."""
+    rows: dict[str, dict[str, Any]] = {}
+    stale: list[str] = []
+    for name in names:
+        parts = [d for d in partitions(root / name) if d <= day]
+        latest = parts[-1] if parts else None
+        lag = (day - latest).days if latest else None
+        rows[name] = {"latest": latest.isoformat() if latest else None, "lag_days": lag}
+        if lag is None or lag > max_lag_days:
+            stale.append(name)
+    return {"layer": layer, "max_lag_days": max_lag_days, "datasets": rows, "stale": stale}
+
+
+def check_freshness(ds: str, layer: str) -> dict[str, Any]:
+    """Freshness of ``landing`` or ``silver`` for the run's day; an alert per stale dataset."""
+    from riskpipe.orchestration.airflow_env import get_airflow_settings
+    from riskpipe.settings import get_settings
+
+    day = run_day(ds)
+    s, a = get_settings(), get_airflow_settings()
+    roots = {"landing": s.landing, "silver": s.silver}
+    if layer not in roots:
+        raise ValueError(f"unknown layer {layer!r}; one of {', '.join(roots)}")
+    lag = {"landing": a.freshness_landing_max_lag_days, "silver": a.freshness_silver_max_lag_days}[layer]
+    result = layer_freshness(layer, roots[layer], declared_sources(), day, lag)
+    for name in result["stale"]:
+        info = result["datasets"][name]
+        raise_alert(
+            "stale_data",
+            f"{layer}/{name} latest partition {info['latest']} is {info['lag_days']} day(s) behind {day}"
+            if info["latest"]
+            else f"{layer}/{name} has no partition on or before {day}",
+            severity="warning",
+            layer=layer,
+            dataset=name,
+            day=day,
+            **info,
+        )
+    return {"day": day.isoformat(), **result}
