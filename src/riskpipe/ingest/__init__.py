@@ -1,0 +1,1 @@
+"""Ingestion: landing -> silver (parse, tokenise, quarantine, dedupe, atomic publish)."""

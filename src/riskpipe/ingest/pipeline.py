@@ -1,0 +1,327 @@
+"""Ingest one landing day of one source: landing -> silver + quarantine, stage -> gate -> publish.
+
+Rules (the contract data engineers rely on):
+
+* Every record read ends in exactly one place: silver, quarantine (with a machine-readable reason) or
+  the duplicates dropped; ``rows_read == rows_written + rows_quarantined + duplicates_dropped`` is
+  checked on every run and recorded. A file that cannot be read at all is quarantined as one
+  file-level record (``unreadable_file``) and counted in ``files_quarantined``.
+* Silver is partitioned by event date (UTC). Rows of landing day D whose event date is earlier
+  (late arrivals) are merged into their own partitions. A partition is rebuilt as its existing rows
+  from other landing days plus landing D's rows, so re-running D is idempotent and leaves other
+  days' contributions alone.
+* Deduplication, within an event-date partition, by the source's natural key: the latest version
+  wins, ordered by ``version_column`` (descending, when declared), then landing date (later
+  wins), then source row (later in the file wins). Rows with the same key in *different*
+  partitions are versions in time (a customer update) and are all kept.
+* Nothing is visible until complete: partitions are written to staging, checked by the optional
+  gate, then swapped in (see :mod:`riskpipe.spark.io`). A blocked gate publishes nothing.
+* ``known_at`` (when a row became known) = landing date + 1 day, 00:00 UTC (the day's batch closes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import riskpipe
+from riskpipe.errors import RiskpipeError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from riskpipe.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: ingestion order: bureau conforms through published customers
+ORDER = ["customers", "applications", "repayments", "transactions", "device_events", "bureau", "chargebacks"]
+
+
+class LandingMissing(RiskpipeError):
+    """No landing files for the requested source and day."""
+
+
+class PublicationBlocked(RiskpipeError):
+    """The gate refused the staged partitions: nothing was published."""
+
+
+class CountMismatch(RiskpipeError):
+    """rows_read != written + quarantined + duplicates: a bug, never silently accepted."""
+
+
+@dataclasses.dataclass
+class IngestResult:
+    dataset: str
+    landing_date: dt.date
+    run_id: str
+    rows_read: int
+    rows_written: int
+    rows_quarantined: int
+    duplicates_dropped: int
+    rows_superseded: int
+    files: list[dict[str, Any]]
+    files_quarantined: int
+    partitions: list[str]
+    published: bool
+    durations: dict[str, float]
+    problems: list[str]
+    metadata_path: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["landing_date"] = self.landing_date.isoformat()
+        return d
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _runs_dir(s: Settings, dataset: str, day: dt.date) -> Path:
+    return s.runs / "ingest" / dataset / f"dt={day.isoformat()}"
+
+
+def _previous_partitions(s: Settings, dataset: str, day: dt.date) -> list[str]:
+    latest = _runs_dir(s, dataset, day) / "latest.json"
+    if latest.exists():
+        return list(json.loads(latest.read_text()).get("partitions", []))
+    return []
+
+
+def _customer_lookup(spark: SparkSession, s: Settings) -> DataFrame | None:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    root = s.silver / "customers"
+    parts = sorted(str(d) for d in root.glob("dt=*") if any(d.glob("*.parquet")))
+    if not parts:
+        return None
+    cust = spark.read.option("basePath", str(root)).parquet(*parts)
+    w = Window.partitionBy("national_id_token").orderBy(F.col("updated_at").desc(), F.col("customer_id"))
+    return cust.withColumn("_rn", F.row_number().over(w)).filter("_rn = 1").select("national_id_token", "customer_id")
+
+
+def ingest_day(
+    source: str,
+    day: dt.date,
+    *,
+    gate: Callable[[str, dt.date, DataFrame], Any] | None = None,
+    publish: bool = True,
+    settings: Settings | None = None,
+    spark: SparkSession | None = None,
+) -> IngestResult:
+    """Clean landing day ``day`` of ``source`` into silver and quarantine (see module rules)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from riskpipe.settings import get_settings
+    from riskpipe.sources.config import SILVER_COMMON_COLUMNS, get_sources
+    from riskpipe.spark import io
+    from riskpipe.spark.session import get_spark
+    from riskpipe.transforms import SILVER
+    from riskpipe.transforms.common import check, quarantine_raw, tokenise
+    from riskpipe.transforms.context import Context
+
+    s = settings or get_settings()
+    cfg = get_sources()
+    spec = cfg[source]
+    spark = spark or get_spark(f"riskpipe-ingest-{source}", s)
+    t = {"start": time.perf_counter()}
+    lake = s.lake
+    for name in (source, f"quarantine-{source}"):
+        io.recover(lake, name)
+
+    folder = s.landing / source / f"dt={day.isoformat()}"
+    files = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    if not files:
+        raise LandingMissing(f"no landing files for source {source!r} on {day}: {folder} is empty or missing")
+    inputs = [{"file": str(p.relative_to(s.landing)), "sha256": _sha256(p), "bytes": p.stat().st_size} for p in files]
+    run_id = hashlib.sha256(json.dumps([source, day.isoformat(), inputs, riskpipe.__version__]).encode()).hexdigest()[:16]
+    key = s.pii_secret
+
+    frames, problems = [], []
+    for p, meta in zip(files, inputs, strict=True):
+        df, probs = io.read_landing(spark, spec, p, meta["file"])
+        problems += probs
+        if df is not None:
+            frames.append(df)
+    t["read"] = time.perf_counter()
+
+    # ---- check: parse every declared column, collect reasons --------------------------------------
+    landing_dt = F.lit(day).cast("date")
+    qcols = ["_source_file", "_source_row", "reason", "detail", "raw", "_run_id"]
+    if frames:
+        df = frames[0]
+        for f in frames[1:]:
+            df = df.unionByName(f)
+        checked = check(df, spec, cfg).cache()
+        rows_read = checked.count()
+        ev = F.col(f"p_{spec.event_time.column}").cast("timestamp")
+        version = F.col(f"p_{spec.version_column}").cast("timestamp") if spec.version_column else F.lit(None).cast("timestamp")
+        valid = checked.filter(F.size("_reasons") == 0)
+        bad = checked.filter(F.size("_reasons") > 0)
+        pii_free = not spec.pii_columns
+        raw = F.coalesce(F.col("_raw"), quarantine_raw(checked, spec, key)) if pii_free else quarantine_raw(checked, spec, key)
+        quarantine = bad.select(
+            "_source_file", "_source_row",
+            F.col("_reasons")[0].alias("reason"),
+            F.concat(F.col("_source_file"), F.lit(" row "), F.col("_source_row").cast("string"), F.lit(": "),
+                     F.concat_ws("; ", "_reasons")).alias("detail"),
+            raw.alias("raw"), F.lit(run_id).alias("_run_id"))
+    else:
+        rows_read = 0
+        valid = None
+        quarantine = spark.createDataFrame([], "_source_file string, _source_row long, reason string, detail string, "
+                                               "raw string, _run_id string")
+    file_level = [(pr.file, None, pr.reason, pr.detail, None, run_id) for pr in problems
+                  if pr.reason == "unreadable_file"]
+    if file_level:
+        quarantine = quarantine.unionByName(spark.createDataFrame(file_level, quarantine.schema))
+    for pr in problems:
+        log.warning("%s", pr.detail)
+    rows_quarantined = quarantine.filter(F.col("_source_row").isNotNull()).count()
+    t["check"] = time.perf_counter()
+
+    # ---- to silver: tokenise, conform, common columns ----------------------------------------------
+    key_cols = spec.keys
+    silver_cols = [c.name for c in spec.silver.columns]
+    types = {c.name: c.type for c in spec.silver.columns}
+    previous = _previous_partitions(s, source, day)
+    staging = lake / "_staging" / source / run_id
+    shutil.rmtree(staging, ignore_errors=True)
+    new_written = dup_new = superseded = 0
+    partitions: list[str] = []
+    if valid is not None:
+        ctx = Context(customer_by_national_id=_customer_lookup(spark, s) if source == "bureau" else None)
+        tok = tokenise(valid, spec, key).withColumn("_meta", F.struct(
+            ev.alias("event_ts"), version.alias("_version"), F.col("_source_file"), F.col("_source_row")))
+        out = SILVER[source](tok, ctx)
+        out = out.select(
+            *[F.col(c).cast(types[c]).alias(c) for c in silver_cols],
+            F.col("_meta.event_ts").alias("event_ts"),
+            F.timestamp_seconds(F.unix_timestamp(F.date_add(landing_dt, 1).cast("timestamp"))).alias("known_at"),
+            F.to_date(F.col("_meta.event_ts")).alias("dt"),
+            landing_dt.alias("_landing_dt"),
+            F.col("_meta._source_file").alias("_source_file"),
+            F.col("_meta._source_row").cast("long").alias("_source_row"),
+            F.lit(run_id).alias("_run_id"),
+            F.col("_meta._version").alias("_version"),
+            F.lit(True).alias("_new"),
+        )
+        new_dts = [r[0].isoformat() for r in out.select("dt").distinct().collect()]
+        affected = sorted(set(new_dts) | set(previous))
+        root = lake / "silver" / source
+        existing_paths = [str(root / f"dt={d}") for d in affected if (root / f"dt={d}").exists()]
+        combined = out
+        if existing_paths:
+            old = spark.read.option("basePath", str(root)).parquet(*existing_paths)
+            old = old.filter(F.col("_landing_dt") != landing_dt)
+            vcol = spec.version_column
+            old_version = F.col(vcol).cast("timestamp") if vcol and vcol in old.columns else (
+                F.col("event_ts") if vcol else F.lit(None).cast("timestamp"))
+            old = old.select(*out.columns[:-2], old_version.alias("_version"), F.lit(False).alias("_new"))
+            combined = out.unionByName(old)
+        w = Window.partitionBy("dt", *key_cols).orderBy(
+            F.col("_version").desc_nulls_last(), F.col("_landing_dt").desc(), F.col("_source_row").desc(),
+            F.col("_source_file").desc())
+        ranked = combined.withColumn("_rn", F.row_number().over(w)).cache()
+        stats = ranked.groupBy("_new", (F.col("_rn") == 1).alias("kept")).count().collect()
+        counts = {(r["_new"], r["kept"]): r["count"] for r in stats}
+        new_written = counts.get((True, True), 0)
+        dup_new = counts.get((True, False), 0)
+        superseded = counts.get((False, False), 0)
+        final = ranked.filter("_rn = 1").drop("_rn", "_version", "_new")
+        partitions = io.write_partitions(final, staging / "silver", [*key_cols, "_landing_dt", "_source_row"])
+        # a partition this day touched before but no longer has rows for: publish the others' rows only
+        for d in affected:
+            if d not in partitions and (root / f"dt={d}").exists():
+                partitions.append(d)
+                io.write_partitions(
+                    combined.filter((F.col("dt") == F.lit(d).cast("date")) & ~F.col("_new"))
+                    .drop("_version", "_new"), staging / "silver", key_cols)
+        ranked.unpersist()
+    if frames:
+        checked.unpersist()
+    t["transform"] = time.perf_counter()
+
+    if rows_read != new_written + rows_quarantined + dup_new:
+        raise CountMismatch(f"{source} {day}: rows_read {rows_read} != written {new_written} + quarantined "
+                            f"{rows_quarantined} + duplicates {dup_new}")
+
+    # ---- quarantine is always recorded; silver waits for the gate ------------------------------------
+    qstage = staging / "quarantine" / f"dt={day.isoformat()}"
+    quarantine.coalesce(1).sortWithinPartitions("_source_file", "_source_row").write.mode("overwrite").parquet(str(qstage))
+    _finalise_single(qstage)
+    io.swap_in(lake, f"quarantine-{source}", [(qstage, lake / "quarantine" / source / f"dt={day.isoformat()}")], run_id)
+
+    result = IngestResult(
+        dataset=source, landing_date=day, run_id=run_id, rows_read=rows_read, rows_written=new_written,
+        rows_quarantined=rows_quarantined, duplicates_dropped=dup_new, rows_superseded=superseded, files=inputs,
+        files_quarantined=len(file_level), partitions=sorted(partitions), published=False,
+        durations={}, problems=[p.detail for p in problems])
+    pending = lake / "_staging" / source / f"pending-{day.isoformat()}.json"
+    pending.write_text(json.dumps({"run_id": run_id, "partitions": sorted(partitions)}))
+    if gate is not None and partitions:
+        staged = spark.read.option("basePath", str(staging / "silver")).parquet(
+            *[str(staging / "silver" / f"dt={d}") for d in sorted(partitions)])
+        verdict = gate(source, day, staged)
+        if not verdict.passed:
+            _write_metadata(s, result, t, spark)
+            raise PublicationBlocked(f"{source} {day}: not published, the gate failed: {verdict.message} "
+                                     f"(staged output kept in {staging})")
+    if publish:
+        publish_staged(source, day, settings=s)
+        result.published = True
+    _write_metadata(s, result, t, spark)
+    return result
+
+
+def _finalise_single(folder: Path) -> None:
+    for i, f in enumerate(sorted(folder.glob("part-*.parquet"))):
+        f.rename(folder / f"part-{i:05d}.parquet")
+    for crc in folder.glob(".*.crc"):
+        crc.unlink()
+
+
+def publish_staged(dataset: str, day: dt.date, settings: Settings | None = None) -> list[str]:
+    """Swap the partitions a run staged for landing ``day`` into silver (after a gate passed)."""
+    from riskpipe.settings import get_settings
+    from riskpipe.spark import io
+
+    s = settings or get_settings()
+    pending = s.lake / "_staging" / dataset / f"pending-{day.isoformat()}.json"
+    if not pending.exists():
+        raise RiskpipeError(f"nothing staged for {dataset} on {day} ({pending} missing)")
+    info = json.loads(pending.read_text())
+    staging = s.lake / "_staging" / dataset / info["run_id"] / "silver"
+    moves = [(staging / f"dt={d}", s.silver / dataset / f"dt={d}") for d in info["partitions"]]
+    io.swap_in(s.lake, dataset, moves, info["run_id"])
+    pending.unlink()
+    shutil.rmtree(staging.parent, ignore_errors=True)
+    return list(info["partitions"])
+
+
+def _write_metadata(s: Settings, r: IngestResult, t: dict[str, float], spark: SparkSession) -> None:
+    stamps = list(t.items())
+    r.durations = {k: round(v - stamps[i - 1][1], 3) for i, (k, v) in enumerate(stamps) if i}
+    folder = _runs_dir(s, r.dataset, r.landing_date)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {**r.as_dict(), "spark_master": spark.sparkContext.master, "riskpipe_version": riskpipe.__version__,
+            "pii_key": "development key" if s.uses_dev_pii_key else "configured"}
+    path = folder / f"{r.run_id}.json"
+    path.write_text(json.dumps(meta, indent=2, sort_keys=True))
+    (folder / "latest.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    r.metadata_path = str(path)

@@ -1,0 +1,221 @@
+"""Reading landing files with their declared schema, keeping file and 1-based data row for every record.
+
+Why not ``spark.read.csv``/``json``: those lose the line a record came from (monotonically increasing ids
+are not contiguous), and quarantine must name the file and row. CSV and JSONL files are read whole as text
+(``wholetext``), split into lines natively and numbered with ``posexplode`` (exact, deterministic, no Python
+UDF), then parsed with ``from_csv``/``from_json`` against the declared schema. Parquet is read with the
+declared schema; ``_metadata.row_index`` + 1 is the row number.
+
+Output of :func:`read_landing` (one DataFrame per source and landing date): the declared landing columns
+(as declared types), ``_source_file`` (path relative to the landing root), ``_source_row`` (long, 1-based
+data row: the CSV header is not counted), ``_raw`` (record text; for parquet a JSON rendering) and
+``_malformed`` (a machine-readable reason when the record could not be read, else null) plus ``_detail``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from riskpipe.sources.config import SourceSpec
+from riskpipe.spark.publish import recover, swap_in
+
+__all__ = ["FileProblem", "landing_schema", "read_landing", "recover", "swap_in", "write_partitions"]
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+log = logging.getLogger(__name__)
+
+CORRUPT = "_corrupt_record"
+
+
+@dataclasses.dataclass(frozen=True)
+class FileProblem:
+    """A file-level problem found while reading (``unreadable_file``, ``missing_column:<col>``)."""
+
+    file: str
+    reason: str
+    detail: str
+
+
+def spark_type(t: str):
+    from pyspark.sql import types as T
+
+    return {"string": T.StringType(), "long": T.LongType(), "double": T.DoubleType(),
+            "boolean": T.BooleanType(), "int": T.IntegerType(), "date": T.DateType(),
+            "timestamp": T.TimestampType()}[t]
+
+
+def landing_schema(spec: SourceSpec, with_corrupt: bool = False) -> StructType:
+    """The explicit schema of a source's landing records (never inferred)."""
+    from pyspark.sql import types as T
+
+    fields = []
+    for c in spec.landing.columns:
+        if c.type == "struct":
+            sub = [T.StructField(f.name, spark_type(f.type)) for f in (c.fields or [])]
+            fields.append(T.StructField(c.name, T.StructType(sub)))
+        else:
+            fields.append(T.StructField(c.name, spark_type(c.type)))
+    if with_corrupt:
+        fields.append(T.StructField(CORRUPT, T.StringType()))
+    return T.StructType(fields)
+
+
+def read_landing(spark: SparkSession, spec: SourceSpec, path: Path, rel: str
+                 ) -> tuple[DataFrame | None, list[FileProblem]]:
+    """Read one landing file of ``spec`` (see module doc for the output columns).
+
+    Returns ``(None, [problem])`` when the file cannot be read at all; rows of a file whose header lacks
+    a declared column are returned with ``_malformed = missing_column:<col>`` plus a problem naming it.
+    """
+    reader = {"csv": _read_csv, "jsonl": _read_jsonl, "parquet": _read_parquet}[spec.format]
+    df, problem = reader(spark, spec, path, rel)
+    return df, ([problem] if problem is not None else [])
+
+
+def write_partitions(df: DataFrame, folder: Path, sort_cols: list[str]) -> list[str]:
+    """Write ``df`` partitioned by ``dt`` into ``folder``: one file per partition, rows sorted, stable name.
+
+    Deterministic bytes: rows are totally ordered (``sort_cols`` must end in a unique combination), each
+    partition is written by one task, and Spark's random file name is replaced by ``part-00000.parquet``.
+    Only the partitions present in ``df`` are (re)written (dynamic partition overwrite).
+    """
+    from pyspark.sql import functions as F
+
+    dts = sorted(r[0].isoformat() for r in df.select("dt").distinct().collect())
+    if not dts:
+        return []
+    (df.repartition(F.col("dt")).sortWithinPartitions("dt", *sort_cols)
+     .write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
+     .partitionBy("dt").parquet(str(folder)))
+    for d in dts:
+        finalise_single(folder / f"dt={d}")
+    for marker in (folder / "_SUCCESS", folder / "._SUCCESS.crc"):
+        marker.unlink(missing_ok=True)
+    return dts
+
+
+def finalise_single(folder: Path) -> None:
+    """Give Spark's part files stable names and drop checksum side files."""
+    parts = sorted(folder.glob("part-*.parquet"))
+    for i, f in enumerate(parts):
+        f.rename(folder / f".tmp-{i:05d}")
+    for i in range(len(parts)):
+        (folder / f".tmp-{i:05d}").rename(folder / f"part-{i:05d}.parquet")
+    for crc in folder.glob(".*.crc"):
+        crc.unlink()
+
+
+def _lines(spark: SparkSession, path: Path, rel: str) -> DataFrame:
+    """(``_line_no`` 1-based file line, ``_raw``) for every non-empty line of a text file."""
+    from pyspark.sql import functions as F
+
+    txt = spark.read.text(str(path), wholetext=True)  # not .option(): text() resets it
+    lines = txt.select(F.posexplode(F.split(F.col("value"), "\n")).alias("pos", "_raw"))
+    lines = lines.select((F.col("pos") + 1).cast("long").alias("_line_no"),
+                         F.regexp_replace("_raw", "\r$", "").alias("_raw"))
+    return lines.where(F.length(F.trim("_raw")) > 0).withColumn("_source_file", F.lit(rel))
+
+
+def _read_csv(spark: SparkSession, spec: SourceSpec, path: Path, rel: str):
+    from pyspark.sql import functions as F
+
+    delim = str(spec.options.get("delimiter", ","))
+    quote = str(spec.options.get("quote", '"'))
+    with open(path, encoding=str(spec.options.get("encoding", "utf-8")), errors="replace") as fh:
+        header_line = fh.readline().rstrip("\r\n")
+    header = _split_csv_header(header_line, delim) if header_line else []
+    declared = [c.name for c in spec.landing.columns]
+    lines = _lines(spark, path, rel).where(F.col("_line_no") > 1)
+    lines = lines.withColumn("_source_row", F.col("_line_no") - 1)
+    missing = [c for c in declared if c not in header]
+    schema = landing_schema(spec, with_corrupt=True)
+    opts = {"sep": delim, "quote": quote, "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    if missing:
+        # the header does not carry every declared column: no row of this file can be trusted
+        unexpected = [h for h in header if h not in declared]
+        first = missing[0]
+        detail = (f"{rel}: header lacks declared column {first!r}"
+                  + (f"; unexpected column(s) {', '.join(map(repr, unexpected))}" if unexpected else "")
+                  + f" (header: {header_line!r})")
+        log.warning("%s", detail)
+        parsed = lines.select("*", F.from_csv("_raw", _header_schema(header), opts).alias("_r"))
+        cols = [(F.col(f"_r.{c}") if c in header else F.lit(None)).cast("string").alias(c) for c in declared]
+        return parsed.select(*cols, "_source_file", "_source_row", "_raw",
+                             F.lit(f"missing_column:{first}").alias("_malformed"),
+                             F.concat(F.lit(detail + "; row "), F.col("_source_row").cast("string"))
+                             .alias("_detail")), FileProblem(rel, f"missing_column:{first}", detail)
+    extra = [h for h in header if h not in declared]
+    if extra or header != declared:
+        # columns in another order or extra ones: parse by the file's own header, select declared names
+        parsed = lines.select("*", F.from_csv("_raw", _header_schema(header, True), opts).alias("_r"))
+    else:
+        parsed = lines.select("*", F.from_csv("_raw", schema.simpleString(), opts).alias("_r"))
+    cols = [F.col(f"_r.{c}").alias(c) for c in declared]
+    bad = F.col(f"_r.{CORRUPT}").isNotNull()
+    return parsed.select(*cols, "_source_file", "_source_row", "_raw",
+                         F.when(bad, F.lit("malformed_record")).alias("_malformed"),
+                         F.when(bad, F.format_string(f"{rel} row %d: record does not have the "
+                                                     f"{len(header)} declared fields", F.col("_source_row")))
+                         .alias("_detail")), None
+
+
+def _split_csv_header(line: str, delim: str) -> list[str]:
+    import csv
+
+    return [h.strip() for h in next(csv.reader([line], delimiter=delim))]
+
+
+def _header_schema(header: list[str], corrupt: bool = False) -> str:
+    cols = [f"`{h}` STRING" for h in header]
+    if corrupt:
+        cols.append(f"{CORRUPT} STRING")
+    return ", ".join(cols)
+
+
+def _read_jsonl(spark: SparkSession, spec: SourceSpec, path: Path, rel: str):
+    from pyspark.sql import functions as F
+
+    lines = _lines(spark, path, rel).withColumnRenamed("_line_no", "_source_row")
+    schema = landing_schema(spec, with_corrupt=True)
+    opts = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    parsed = lines.select("*", F.from_json("_raw", schema, opts).alias("_r"))
+    bad = F.col("_r").isNull() | F.col(f"_r.{CORRUPT}").isNotNull()
+    cols = [F.col(f"_r.{c.name}").alias(c.name) for c in spec.landing.columns]
+    return parsed.select(*cols, "_source_file", "_source_row", "_raw",
+                         F.when(bad, F.lit("malformed_record")).alias("_malformed"),
+                         F.when(bad, F.format_string(f"{rel} row %d: not a JSON record of the declared "
+                                                     "schema (truncated or wrong types)", F.col("_source_row")))
+                         .alias("_detail")), None
+
+
+def _read_parquet(spark: SparkSession, spec: SourceSpec, path: Path, rel: str):
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    try:
+        names = pq.ParquetFile(path).schema_arrow.names
+    except Exception as err:  # noqa: BLE001 - any footer error means the file cannot be read
+        detail = f"{rel}: unreadable parquet file ({type(err).__name__}: {err})"
+        log.warning("unreadable landing file skipped: %s", detail)
+        return None, FileProblem(rel, "unreadable_file", detail)
+    df = spark.read.schema(landing_schema(spec)).parquet(str(path))
+    df = df.select("*", (F.col("_metadata.row_index") + 1).alias("_source_row"))
+    missing = [c.name for c in spec.landing.columns if c.name not in names]
+    cols = [F.col(c.name) for c in spec.landing.columns]
+    raw = F.to_json(F.struct(*cols))
+    if missing:
+        detail = (f"{rel}: file lacks declared column {missing[0]!r}; unexpected column(s) "
+                  f"{', '.join(repr(n) for n in names if n not in {c.name for c in spec.landing.columns})}")
+        log.warning("%s", detail)
+        return df.select(*cols, F.lit(rel).alias("_source_file"), "_source_row", raw.alias("_raw"),
+                         F.lit(f"missing_column:{missing[0]}").alias("_malformed"),
+                         F.lit(detail).alias("_detail")), FileProblem(rel, f"missing_column:{missing[0]}", detail)
+    return df.select(*cols, F.lit(rel).alias("_source_file"), "_source_row", raw.alias("_raw"),
+                     F.lit(None).cast("string").alias("_malformed"),
+                     F.lit(None).cast("string").alias("_detail")), None
