@@ -60,7 +60,8 @@ def render(latest: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench")
-    ap.add_argument("--scale", choices=["small", "full"], default="small")
+    ap.add_argument("--scale", choices=["small", "full", "huge"], default="small",
+                    help="huge: only benchmarks that define it (ingest 30M rows); others run full")
     ap.add_argument("--only", nargs="*", default=None, help=f"any of: {', '.join(discover())}")
     args = ap.parse_args(argv)
     names = args.only or discover()
@@ -69,9 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in names:
         mod = importlib.import_module(f"bench.bench_{name}")
-        print(f"== {name} ({args.scale})", flush=True)
+        scale = args.scale if args.scale != "huge" or getattr(mod, "HUGE", False) else "full"
+        print(f"== {name} ({scale})", flush=True)
         try:
-            results = mod.run(args.scale)
+            results = mod.run(scale)
         except Exception as err:  # a broken benchmark must not hide the others' figures
             print(f"   FAILED: {err!r}", file=sys.stderr)
             failed.append(name)
@@ -79,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             print(f"   {r['name']}: {r['figure']:.4g} {r['unit']} vs {r['anchor']} {r['anchor_figure']:.4g} "
                   f"{r['unit']} -> ratio {r['ratio']:.3g} (goal {r['goal']})", flush=True)
-        entry = {"scale": args.scale, "machine": machine(), "date": dt.date.today().isoformat(), "results": results}
+        entry = {"scale": scale, "machine": machine(), "date": dt.date.today().isoformat(), "results": results}
         latest[name] = entry
-        (RESULTS / f"{name}-{args.scale}.json").write_text(json.dumps(entry, indent=2))
+        (RESULTS / f"{name}-{scale}.json").write_text(json.dumps(entry, indent=2))
     LATEST.write_text(json.dumps(latest, indent=2, sort_keys=True))
     (HERE.parent / "BENCHMARKS.md").write_text(render(latest))
     return 1 if failed else 0

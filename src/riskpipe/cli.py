@@ -26,6 +26,7 @@ app = typer.Typer(
 #: Modules with a ``register(app)`` function adding their stage's commands.
 COMMAND_MODULES: list[str] = [
     "riskpipe.sources.commands",
+    "riskpipe.ingest.commands",
     "riskpipe.models.commands",
     "riskpipe.orchestration.commands",
 ]

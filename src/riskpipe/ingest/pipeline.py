@@ -128,7 +128,7 @@ def ingest_day(
     from pyspark.sql import functions as F
 
     from riskpipe.settings import get_settings
-    from riskpipe.sources.config import SILVER_COMMON_COLUMNS, get_sources
+    from riskpipe.sources.config import get_sources
     from riskpipe.spark import io
     from riskpipe.spark.session import get_spark
     from riskpipe.transforms import SILVER
@@ -162,7 +162,6 @@ def ingest_day(
 
     # ---- check: parse every declared column, collect reasons --------------------------------------
     landing_dt = F.lit(day).cast("date")
-    qcols = ["_source_file", "_source_row", "reason", "detail", "raw", "_run_id"]
     if frames:
         df = frames[0]
         for f in frames[1:]:
@@ -178,8 +177,8 @@ def ingest_day(
         quarantine = bad.select(
             "_source_file", "_source_row",
             F.col("_reasons")[0].alias("reason"),
-            F.concat(F.col("_source_file"), F.lit(" row "), F.col("_source_row").cast("string"), F.lit(": "),
-                     F.concat_ws("; ", "_reasons")).alias("detail"),
+            F.concat_ws(" | ", F.concat(F.col("_source_file"), F.lit(" row "), F.col("_source_row").cast("string"),
+                                        F.lit(": "), F.concat_ws("; ", "_reasons")), F.col("_detail")).alias("detail"),
             raw.alias("raw"), F.lit(run_id).alias("_run_id"))
     else:
         rows_read = 0
@@ -244,14 +243,17 @@ def ingest_day(
         dup_new = counts.get((True, False), 0)
         superseded = counts.get((False, False), 0)
         final = ranked.filter("_rn = 1").drop("_rn", "_version", "_new")
+        # every column nullable: a partition rebuilt from earlier files has the same schema (and bytes)
+        # as one written from this run's rows alone
+        final = _nullable(final)
         partitions = io.write_partitions(final, staging / "silver", [*key_cols, "_landing_dt", "_source_row"])
         # a partition this day touched before but no longer has rows for: publish the others' rows only
         for d in affected:
             if d not in partitions and (root / f"dt={d}").exists():
                 partitions.append(d)
                 io.write_partitions(
-                    combined.filter((F.col("dt") == F.lit(d).cast("date")) & ~F.col("_new"))
-                    .drop("_version", "_new"), staging / "silver", key_cols)
+                    _nullable(combined.filter((F.col("dt") == F.lit(d).cast("date")) & ~F.col("_new"))
+                              .drop("_version", "_new")), staging / "silver", [*key_cols, "_landing_dt", "_source_row"])
         ranked.unpersist()
     if frames:
         checked.unpersist()
@@ -282,11 +284,84 @@ def ingest_day(
             _write_metadata(s, result, t, spark)
             raise PublicationBlocked(f"{source} {day}: not published, the gate failed: {verdict.message} "
                                      f"(staged output kept in {staging})")
+    pause_point("staged", s)
     if publish:
         publish_staged(source, day, settings=s)
         result.published = True
     _write_metadata(s, result, t, spark)
     return result
+
+
+def _nullable(df: DataFrame) -> DataFrame:
+    """``df`` with every column nullable, as Parquet files read back always are (a union with an empty
+    frame of that schema: the optimizer would fold a per-column expression away)."""
+    from pyspark.sql import types as T
+
+    schema = T.StructType([T.StructField(f.name, f.dataType, True) for f in df.schema])
+    return df.sparkSession.createDataFrame([], schema).unionByName(df)
+
+
+def default_gate(settings: Settings | None = None) -> Callable[[str, dt.date, DataFrame], Any]:
+    """The Great Expectations gate every published partition passes (``riskpipe.quality``), judged
+    against the same lake as the run (baselines, references) when ``settings`` are given."""
+    from riskpipe.quality import gate, validate_frame
+
+    if settings is None:
+        return gate
+    return lambda source, day, df: validate_frame(source, day, df, settings)
+
+
+def pause_point(name: str, s: Settings) -> None:
+    """Crash-test hook: with ``RISKPIPE_TEST_PAUSE_AT=<name>`` the run marks ``<lake>/_paused-<name>``
+    and sleeps, so a test can kill the real process at exactly this point. Unset: does nothing."""
+    import os
+
+    if os.environ.get("RISKPIPE_TEST_PAUSE_AT") != name:
+        return
+    marker = s.lake / f"_paused-{name}"
+    marker.write_text(str(os.getpid()))
+    log.warning("paused at %s for a crash test (pid %d)", name, os.getpid())
+    time.sleep(600)
+
+
+def ingest_date(
+    day: dt.date,
+    sources: list[str] | None = None,
+    *,
+    gate: Callable[[str, dt.date, DataFrame], Any] | None = None,
+    settings: Settings | None = None,
+    spark: SparkSession | None = None,
+    on_source: Callable[[str, IngestResult | None], None] | None = None,
+) -> list[IngestResult]:
+    """Ingest every source (in dependency order: customers before bureau) for one landing date.
+
+    A source with no landing files that day is skipped with a warning (not every feed delivers
+    daily); any other error stops the run, leaving already-published sources published.
+    """
+    from riskpipe.settings import get_settings
+    from riskpipe.sources.config import get_sources
+    from riskpipe.spark.session import get_spark
+
+    s = settings or get_settings()
+    chosen = sources or ORDER
+    unknown = [x for x in chosen if x not in ORDER or x not in get_sources().sources]
+    if unknown:
+        raise RiskpipeError(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(ORDER)}")
+    spark = spark or get_spark("riskpipe-ingest", s)
+    results = []
+    for name in [x for x in ORDER if x in chosen]:
+        try:
+            r = ingest_day(name, day, gate=gate, settings=s, spark=spark)
+        except LandingMissing as err:
+            log.warning("%s", err)
+            r = None
+        if r is not None:
+            results.append(r)
+        if on_source:
+            on_source(name, r)
+    if not results:
+        raise LandingMissing(f"no landing files for any of {', '.join(chosen)} on {day} under {s.landing}")
+    return results
 
 
 def _finalise_single(folder: Path) -> None:

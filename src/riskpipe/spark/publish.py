@@ -36,6 +36,19 @@ def _apply(moves: list[dict]) -> None:
             target.rename(trash)
         target.parent.mkdir(parents=True, exist_ok=True)
         staged.rename(target)
+        _crash_test_pause(target)
+
+
+def _crash_test_pause(target: Path) -> None:
+    """``RISKPIPE_TEST_PAUSE_AT=mid_swap``: stop after the first partition moved (crash tests only)."""
+    import os
+    import time
+
+    if os.environ.get("RISKPIPE_TEST_PAUSE_AT") != "mid_swap" or "silver" not in target.parts:
+        return
+    lake = target.parents[2]
+    (lake / "_paused-mid_swap").write_text(str(os.getpid()))
+    time.sleep(600)
 
 
 def swap_in(lake: Path, name: str, moves: list[tuple[Path, Path]], run_id: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from riskpipe.pii import token_col
-from riskpipe.sources.config import LandingColumn, SourceSpec, SourcesConfig
+from riskpipe.sources.config import LandingColumn, SourcesConfig, SourceSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -103,8 +103,12 @@ def check(df: DataFrame, spec: SourceSpec, cfg: SourcesConfig) -> DataFrame:
         if c.range is not None:
             lo, hi = c.range
             # ranges apply to the value as sent (before currency conversion)
-            base = present.cast("double") / 100.0 if c.parse == "minor_units" else (
-                F.when(F.trim(present.cast("string")).rlike(r"^-?\d+(\.\d+)?$"), present.cast("double")))
+            if c.parse == "minor_units":
+                base = present.cast("double") / 100.0
+            elif c.type == "string":
+                base = F.when(F.trim(present).rlike(r"^-?\d+(\.\d+)?$"), F.trim(present).cast("double"))
+            else:
+                base = present.cast("double")
             reasons.append(F.when(base.isNotNull() & ((base < lo) | (base > hi)), F.lit(f"out_of_range:{c.name}")))
     if currency is not None:
         reasons.append(F.when(currency.isNotNull() & fx_expr(cfg, currency).isNull(), F.lit("not_allowed:currency")))
