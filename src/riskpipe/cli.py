@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "riskpipe.ingest.commands",
     "riskpipe.models.commands",
     "riskpipe.orchestration.commands",
+    "riskpipe.features.commands",
 ]
 
 

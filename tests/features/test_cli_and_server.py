@@ -1,0 +1,144 @@
+"""The command line and the HTTP feature server, as an operator uses them.
+
+``riskpipe feast-config`` writes feature_store.yaml from settings, ``feast plan``/``feast apply`` run
+on it from the command line, the ``riskpipe`` commands materialise / build a training set / check
+skew, and ``feast serve`` answers POST /get-online-features over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import httpx
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from riskpipe.settings import reset_settings
+from tests.features import synth
+from tests.features.conftest import FEAST, copy_repo, free_port, riskpipe_env, unique_project
+
+D = synth.DAYS
+
+
+@pytest.fixture(scope="module")
+def cli_repo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    data_dir = root / "data"
+    env = {"RISKPIPE_DATA_DIR": str(data_dir), "RISKPIPE_MODE": "embedded"}
+    repo = copy_repo(root / "feature_repo")
+    project = unique_project("rp_cli")
+    from riskpipe.settings import load_settings
+
+    synth.write_all(load_settings(data_dir=data_dir).features, days=D[:3])
+    return repo, env, project, data_dir
+
+
+def _invoke(monkeypatch, env: dict[str, str], args: list[str]):
+    from riskpipe.cli import app
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    reset_settings()
+    try:
+        return CliRunner().invoke(app, args, catch_exceptions=False)
+    finally:
+        reset_settings()
+
+
+@pytest.mark.slow
+def test_feast_cli_plan_and_apply_from_generated_yaml(cli_repo, monkeypatch):
+    repo, env, project, data_dir = cli_repo
+    res = _invoke(monkeypatch, env, ["feast-config", "--project", project, "--repo", str(repo)])
+    assert res.exit_code == 0, res.output
+    cfg = yaml.safe_load((repo / "feature_store.yaml").read_text())
+    assert cfg["project"] == project and cfg["offline_store"]["type"] == "duckdb"
+    assert cfg["registry"]["path"] == str(data_dir.resolve() / "feast" / "registry.db")
+    proc = subprocess.run(
+        ["bash", "-c", f"{FEAST} -c {repo} plan && {FEAST} -c {repo} apply"],
+        env=riskpipe_env(env), capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "credit_pd_v1" in proc.stdout and "customer_fraud_daily" in proc.stdout
+    from riskpipe.features.store import get_store
+    from riskpipe.settings import load_settings
+
+    store = get_store(load_settings(data_dir=data_dir), project=project)
+    assert {s.name for s in store.list_feature_services()} == {"credit_pd_v1", "fraud_v1", "early_warning_v1"}
+
+
+@pytest.mark.slow
+def test_riskpipe_commands_and_feast_serve(cli_repo, monkeypatch, tmp_path):
+    repo, env, project, data_dir = cli_repo
+    res = _invoke(monkeypatch, env, ["feast-apply", "--project", project, "--repo", str(repo)])
+    assert res.exit_code == 0, res.output
+    res = _invoke(monkeypatch, env, ["materialize", "--date", D[2].isoformat(), "--project", project])
+    assert res.exit_code == 0, res.output
+    assert "materialized customer_fraud_daily: 5 rows" in res.output
+    res = _invoke(monkeypatch, env, ["check-skew", "--feature-service", "fraud_v1", "--project", project, "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output[res.output.index("{"):])
+    assert report["ok"] and report["entities"] == 5
+
+    ents = tmp_path / "ents.parquet"
+    pd.DataFrame({"customer_id": ["c1", "c2"], "event_timestamp": pd.to_datetime([synth.ts(D[1], 9), synth.ts(D[2], 9)], utc=True),
+                  "amount": [10.0, 20.0]}).to_parquet(ents)
+    out = tmp_path / "fraud_ts.parquet"
+    res = _invoke(monkeypatch, env, ["training-set", "--feature-service", "fraud_v1", "--entities", str(ents),
+                                     "--out", str(out), "--project", project])
+    assert res.exit_code == 0, res.output
+    frame = pd.read_parquet(out)
+    assert list(frame["txn_count_24h"]) == [1010, 2020]
+    assert json.loads((tmp_path / "fraud_ts.manifest.json").read_text())["row_counts"]["rows_out"] == 2
+    from riskpipe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown feature service 'fraud_v9'"):
+        _invoke(monkeypatch, env, ["training-set", "--feature-service", "fraud_v9", "--entities", str(ents),
+                                   "--out", str(out), "--project", project])
+
+    # the HTTP feature server over the same registry and online store
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen([FEAST, "-c", str(repo), "serve", "-h", "127.0.0.1", "-p", str(port), "--no-access-log"],
+                              env=riskpipe_env(env), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 240
+        while True:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "feast serve did not come up"
+            time.sleep(1)
+        body = {"feature_service": "fraud_v1",
+                "entities": {"customer_id": ["c1", "nobody"], "amount": [2000.0, 5.0],
+                             "request_epoch_s": [1767589200, 1767589200]}}
+        r = httpx.post(f"{base}/get-online-features", json=body, timeout=30)
+        assert r.status_code == 200, r.text
+        payload = r.json()
+        names = payload["metadata"]["feature_names"]
+        vec = {n: res["values"] for n, res in zip(names, payload["results"], strict=True)}
+        assert vec["customer_id"] == ["c1", "nobody"]
+        assert vec["txn_count_24h"] == [synth.value("customer_fraud_daily", 0, "long", "c1", D[2]), None]
+        assert vec["amount_mean_30d"] == [synth.value("customer_fraud_daily", 4, "double", "c1", D[2]), None]
+        assert vec["amount_to_mean_30d"][0] == 2000.0 / synth.value("customer_fraud_daily", 4, "double", "c1", D[2])
+        assert vec["component_size"][1] is None
+        # malformed requests are client errors, not 5xx
+        bad = httpx.post(f"{base}/get-online-features", content=b"{not json", timeout=30,
+                         headers={"content-type": "application/json"})
+        assert 400 <= bad.status_code < 500, bad.text
+        missing = httpx.post(f"{base}/get-online-features", json={"feature_service": "fraud_v1"}, timeout=30)
+        assert 400 <= missing.status_code < 500, missing.text
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
