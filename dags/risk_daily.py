@@ -11,6 +11,9 @@ from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from riskpipe.orchestration.policy import catchup, default_args, run_deadline, start_date
 
+#: ingest tasks, one per source (riskpipe.ingest.pipeline.ORDER; kept literal so parsing stays light)
+INGEST_ORDER = ["customers", "applications", "repayments", "transactions", "device_events", "bureau", "chargebacks"]
+
 
 @dag(
     dag_id="risk_daily",
@@ -30,7 +33,23 @@ def risk_daily() -> None:
 
         return land_day(ds)
 
-    land()
+    def ingest_task(source: str):
+        @task(task_id=f"ingest_{source}", doc_md=f"landing -> silver for {source} through the quality gate")
+        def ingest(ds: str | None = None) -> dict:
+            from riskpipe.orchestration.daily import ingest as ingest_source
+
+            return ingest_source(ds, source)
+
+        return ingest()
+
+    landed = land()
+    # customers first: the bureau feed is conformed to customer ids through published customers
+    ingested = {source: ingest_task(source) for source in INGEST_ORDER}
+    landed >> ingested["customers"]
+    for source, t in ingested.items():
+        if source != "customers":
+            landed >> t
+    ingested["customers"] >> ingested["bureau"]
 
 
 risk_daily()

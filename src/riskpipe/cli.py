@@ -27,6 +27,7 @@ app = typer.Typer(
 COMMAND_MODULES: list[str] = [
     "riskpipe.sources.commands",
     "riskpipe.ingest.commands",
+    "riskpipe.quality.commands",
     "riskpipe.models.commands",
     "riskpipe.orchestration.commands",
     "riskpipe.features.commands",

@@ -43,6 +43,12 @@ def test_two_consecutive_days(daily_dag, dag_env: Path) -> None:
             assert got == tree_digest(feed / src / f"dt={day}")
     # only the days run were delivered
     assert not (s.landing / "customers" / "dt=2026-01-03").exists()
+    # and each day went on through its ingest tasks into silver, with a run record per source
+    for day in (D1, D2):
+        assert list((s.silver / "transactions" / f"dt={day}").glob("*.parquet")), day
+        for src in declared_sources():
+            assert (s.runs / "ingest" / src / f"dt={day}" / "latest.json").exists(), (src, day)
+    assert results[1].tries["ingest_bureau"] == 1
     assert_deadline_stored("risk_daily")
 
 

@@ -332,11 +332,15 @@ def ingest_date(
     settings: Settings | None = None,
     spark: SparkSession | None = None,
     on_source: Callable[[str, IngestResult | None], None] | None = None,
+    blocked: list[str] | None = None,
 ) -> list[IngestResult]:
     """Ingest every source (in dependency order: customers before bureau) for one landing date.
 
     A source with no landing files that day is skipped with a warning (not every feed delivers
-    daily); any other error stops the run, leaving already-published sources published.
+    daily). A gate that blocks a source raises :class:`PublicationBlocked`, unless ``blocked`` is a
+    list: then the message is appended to it and the other sources go on (their partitions do not
+    depend on the blocked one; bureau is blocked with customers, since it conforms through them).
+    Any other error stops the run, leaving already-published sources published.
     """
     from riskpipe.settings import get_settings
     from riskpipe.sources.config import get_sources
@@ -350,16 +354,25 @@ def ingest_date(
     spark = spark or get_spark("riskpipe-ingest", s)
     results = []
     for name in [x for x in ORDER if x in chosen]:
+        if blocked is not None and name == "bureau" and any(m.startswith("customers ") for m in blocked):
+            blocked.append(f"bureau {day}: not ingested, customers were blocked the same day")
+            continue
         try:
             r = ingest_day(name, day, gate=gate, settings=s, spark=spark)
         except LandingMissing as err:
             log.warning("%s", err)
             r = None
+        except PublicationBlocked as err:
+            if blocked is None:
+                raise
+            log.error("%s", err)
+            blocked.append(str(err))
+            continue
         if r is not None:
             results.append(r)
         if on_source:
             on_source(name, r)
-    if not results:
+    if not results and not blocked:
         raise LandingMissing(f"no landing files for any of {', '.join(chosen)} on {day} under {s.landing}")
     return results
 

@@ -130,3 +130,26 @@ def land(ds: str) -> dict[str, Any]:
     files = {src: sorted(p.name for p in _landing_dir(src, day).iterdir() if p.is_file()) for src in sources}
     maybe_fail("land")
     return {"day": day.isoformat(), "delivered": delivered, "files": files}
+
+
+def ingest(ds: str, source: str) -> dict[str, Any]:
+    """Clean one source's landing day into silver through the quality gate (``jobs/ingest_<source>.py``).
+
+    A source that delivered no files that day is recorded as skipped (not every feed delivers
+    daily: ``land`` already failed the run if a declared source was missing). A blocked gate fails
+    the task with the failing expectations in the message; nothing is published.
+    """
+    from riskpipe.ingest.pipeline import default_gate, ingest_day
+    from riskpipe.orchestration.spark import run_spark_job
+
+    day = run_day(ds)
+    if not any(p.is_file() for p in _landing_dir(source, day).glob("*")):
+        return {"day": day.isoformat(), "source": source, "skipped": "no landing files"}
+
+    def in_process() -> dict[str, Any]:
+        r = ingest_day(source, day, gate=default_gate())
+        return {k: v for k, v in r.as_dict().items() if k not in ("files", "problems")}
+
+    out = run_spark_job(f"ingest_{source}", ["--date", day.isoformat()], in_process)
+    maybe_fail(f"ingest_{source}")
+    return {"day": day.isoformat(), "source": source, **out}
