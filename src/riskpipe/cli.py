@@ -30,6 +30,7 @@ COMMAND_MODULES: list[str] = [
     "riskpipe.quality.commands",
     "riskpipe.models.commands",
     "riskpipe.orchestration.commands",
+    "riskpipe.indicators.commands",
     "riskpipe.features.commands",
 ]
 

@@ -1,0 +1,129 @@
+{#- per-transaction context for the transactions of the feature date D (event_ts in [T, T + 1 day)).
+    Windows run over the same customer's transactions strictly before this one (event_ts only: the
+    card processor streams them, so scoring sees them at once); merchant risk uses chargebacks known
+    at T (chargebacks land at day boundaries, so "known before the transaction" = known_at <= T) over
+    the merchant's transactions known at T. -#}
+with transactions as (
+    select * from {{ ref('stg_transactions__transactions') }}
+    where event_ts < {{ later(feature_ts(), 1, 'day') }}
+),
+
+todays as (
+    select * from transactions where event_ts >= {{ feature_ts() }}
+),
+
+recent as (
+    select customer_id, event_ts, amount
+    from transactions
+    where event_ts >= {{ ago(feature_ts(), 30, 'day') }}
+),
+
+pairs as (
+    select
+        todays.txn_id,
+        todays.event_ts,
+        recent.event_ts as prior_ts,
+        recent.amount as prior_amount
+    from todays
+    inner join recent
+        on recent.customer_id = todays.customer_id
+       and recent.event_ts < todays.event_ts
+       and recent.event_ts >= {{ ago('todays.event_ts', 30, 'day') }}
+),
+
+windows as (
+    select
+        txn_id,
+        {% for label, n, unit in [('1h', 1, 'hour'), ('24h', 24, 'hour'), ('7d', 7, 'day')] -%}
+        sum(case when prior_ts >= {{ ago('event_ts', n, unit) }} then 1 else 0 end) as txn_count_{{ label }},
+        {{ exact_sum("case when prior_ts >= " ~ ago('event_ts', n, unit) ~ " then prior_amount else 0 end") }} as txn_amount_{{ label }},
+        {% endfor -%}
+        {{ exact_avg('prior_amount') }} as amount_mean_30d,
+        max(prior_ts) as prev_ts_30d
+    from pairs
+    group by txn_id
+),
+
+last_before_day as (
+    select customer_id, max(event_ts) as prev_ts
+    from transactions
+    where event_ts < {{ feature_ts() }}
+    group by customer_id
+),
+
+merchant_first_use as (
+    select customer_id, merchant_id, min(event_ts) as first_ts
+    from transactions
+    group by customer_id, merchant_id
+),
+
+device_uses as (
+    select customer_id, device_id, event_ts from transactions where device_id is not null
+    union all
+    select customer_id, device_id, event_ts from {{ ref('stg_device_events__device_events') }}
+    where event_ts < {{ later(feature_ts(), 1, 'day') }}
+),
+
+device_first_use as (
+    select customer_id, device_id, min(event_ts) as first_ts
+    from device_uses
+    group by customer_id, device_id
+),
+
+merchant_txns as (
+    select merchant_id, txn_id
+    from transactions
+    where event_ts < {{ feature_ts() }} and known_at <= {{ feature_ts() }}
+),
+
+fraud_chargebacks as (
+    select distinct txn_id
+    from {{ ref('stg_chargebacks__chargebacks') }}
+    where is_fraud and known_at <= {{ feature_ts() }}
+),
+
+merchant_risk as (
+    select
+        merchant_txns.merchant_id,
+        count(*) as txns,
+        count(fraud_chargebacks.txn_id) as frauds
+    from merchant_txns
+    left join fraud_chargebacks on merchant_txns.txn_id = fraud_chargebacks.txn_id
+    group by merchant_txns.merchant_id
+),
+
+final as (
+    select
+        todays.txn_id,
+        todays.customer_id,
+        todays.card_token,
+        todays.event_ts,
+        todays.amount,
+        cast(coalesce(windows.txn_count_1h, 0) as {{ dbt.type_bigint() }}) as txn_count_1h,
+        cast(coalesce(windows.txn_amount_1h, 0) as double) as txn_amount_1h,
+        cast(coalesce(windows.txn_count_24h, 0) as {{ dbt.type_bigint() }}) as txn_count_24h,
+        cast(coalesce(windows.txn_amount_24h, 0) as double) as txn_amount_24h,
+        cast(coalesce(windows.txn_count_7d, 0) as {{ dbt.type_bigint() }}) as txn_count_7d,
+        cast(coalesce(windows.txn_amount_7d, 0) as double) as txn_amount_7d,
+        cast({{ epoch_seconds('todays.event_ts') }}
+             - {{ epoch_seconds('coalesce(windows.prev_ts_30d, last_before_day.prev_ts)') }}
+             as double) as secs_since_prev_txn,
+        cast(todays.amount / nullif(windows.amount_mean_30d, 0) as double) as amount_vs_mean_30d,
+        cast(case when merchant_first_use.first_ts < todays.event_ts then 0 else 1 end as {{ dbt.type_int() }})
+            as is_new_merchant,
+        cast(case when todays.device_id is null then 0
+                  when device_first_use.first_ts < todays.event_ts then 0 else 1 end as {{ dbt.type_int() }})
+            as is_new_device,
+        cast((coalesce(merchant_risk.frauds, 0) + 1) as double)
+            / (coalesce(merchant_risk.txns, 0) + 50) as merchant_fraud_rate
+    from todays
+    left join windows on todays.txn_id = windows.txn_id
+    left join last_before_day on todays.customer_id = last_before_day.customer_id
+    left join merchant_first_use
+        on todays.customer_id = merchant_first_use.customer_id and todays.merchant_id = merchant_first_use.merchant_id
+    left join device_first_use
+        on todays.customer_id = device_first_use.customer_id and todays.device_id = device_first_use.device_id
+    left join merchant_risk on todays.merchant_id = merchant_risk.merchant_id
+)
+
+select * from final

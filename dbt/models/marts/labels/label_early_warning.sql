@@ -1,0 +1,69 @@
+{{ config(sort_by='loan_id') }}
+{#- early-warning label per loan known at T (the loans of loan_early_warning_daily):
+    1 when the loan is 30+ days past due on some day in (T, T + 30 days], i.e. an installment with
+    due_date + 30 <= that day is still unpaid then. label_known_at: the first such day (positives),
+    T + 30 days (negatives). Loans whose next 30 days the lake does not cover yet are left out. -#}
+with loans as (
+    select loan_id, customer_id from {{ ref('int_loans_status_as_of') }}
+),
+
+installments as (
+    select * from {{ ref('int_installments_tracked') }}
+),
+
+horizon as (
+    select horizon_ts from {{ ref('int_lake_horizon') }}
+),
+
+first_days as (
+    select
+        loan_id,
+        paid_date,
+        schedule_known_at,
+        greatest(
+            {{ dbt.dateadd('day', 30, 'due_date') }},
+            {{ dbt.dateadd('day', 1, date_literal(feature_date())) }}
+        ) as first_day_30dpd
+    from installments
+),
+
+delinquent as (
+    select
+        loan_id,
+        min(greatest(cast(first_day_30dpd as {{ ts_type() }}), schedule_known_at)) as delinquent_known_at
+    from first_days
+    where first_day_30dpd <= {{ dbt.dateadd('day', 30, date_literal(feature_date())) }}
+      and (paid_date is null or paid_date >= first_day_30dpd)
+    group by loan_id
+),
+
+labelled as (
+    select
+        loans.loan_id,
+        loans.customer_id,
+        {{ feature_ts() }} as feature_ts,
+        case when delinquent.delinquent_known_at is not null
+                  and delinquent.delinquent_known_at <= horizon.horizon_ts then 1
+             when {{ later(feature_ts(), 30, 'day') }} <= horizon.horizon_ts then 0
+        end as label,
+        case when delinquent.delinquent_known_at is not null
+                  and delinquent.delinquent_known_at <= horizon.horizon_ts then delinquent.delinquent_known_at
+             else {{ later(feature_ts(), 30, 'day') }}
+        end as label_known_at
+    from loans
+    cross join horizon
+    left join delinquent on loans.loan_id = delinquent.loan_id
+),
+
+final as (
+    select
+        loan_id,
+        customer_id,
+        feature_ts,
+        cast(label as {{ dbt.type_int() }}) as label,
+        cast(label_known_at as {{ ts_type() }}) as label_known_at
+    from labelled
+    where label is not null
+)
+
+select * from final

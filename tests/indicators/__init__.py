@@ -1,0 +1,1 @@
+"""Tests of the dbt indicator centre (dbt/) and its wrapper riskpipe.indicators."""
