@@ -1,4 +1,8 @@
-"""risk_daily: one landing day from raw drops to published silver (and on to features as stages land).
+"""risk_daily: one landing day from raw drops to the online store.
+
+land -> ingest_<source> (Spark, through the Great Expectations gate; a blocked gate fails the task and
+nothing downstream runs) -> indicators (dbt build with its tests + Spark graph job, for the feature
+date the day completes) -> materialize (Feast, validated partitions only).
 
 Wiring only: every task calls a function of ``riskpipe.orchestration.daily`` with the run's logical
 date, which is the landing day processed (see that module). Retries, timeouts, callbacks and the
@@ -7,12 +11,20 @@ deadline come from ``riskpipe.orchestration.policy`` (``RISKPIPE_AIRFLOW_*``).
 
 from __future__ import annotations
 
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
 from riskpipe.orchestration.policy import catchup, default_args, run_deadline, start_date
 
+#: updated when a feature date's validated partitions are published / loaded online: downstream DAGs
+#: (monitoring, retraining) can schedule on these instead of on the clock
+FEATURES = Asset("riskpipe_features")
+ONLINE_FEATURES = Asset("riskpipe_online_features")
+
 #: ingest tasks, one per source (riskpipe.ingest.pipeline.ORDER; kept literal so parsing stays light)
 INGEST_ORDER = ["customers", "applications", "repayments", "transactions", "device_events", "bureau", "chargebacks"]
+#: riskpipe.ingest.pipeline.UPSTREAM: a source's gate checks references into these, so they go first
+INGEST_UPSTREAM = {"applications": ["customers"], "repayments": ["applications"], "transactions": ["customers"],
+                   "device_events": ["customers"], "bureau": ["customers"], "chargebacks": ["transactions"]}
 
 
 @dag(
@@ -43,13 +55,28 @@ def risk_daily() -> None:
         return ingest()
 
     landed = land()
-    # customers first: the bureau feed is conformed to customer ids through published customers
+    # in parallel, except along references (customers first, then what points at them)
     ingested = {source: ingest_task(source) for source in INGEST_ORDER}
-    landed >> ingested["customers"]
     for source, t in ingested.items():
-        if source != "customers":
-            landed >> t
-    ingested["customers"] >> ingested["bureau"]
+        landed >> t
+        for up in INGEST_UPSTREAM.get(source, []):
+            ingested[up] >> t
+
+    @task(outlets=[FEATURES])
+    def indicators(ds: str | None = None) -> dict:
+        from riskpipe.orchestration.daily import indicators as build
+
+        return build(ds)
+
+    @task(outlets=[ONLINE_FEATURES])
+    def materialize(ds: str | None = None) -> dict:
+        from riskpipe.orchestration.daily import materialize as load_online
+
+        return load_online(ds)
+
+    built = indicators()
+    list(ingested.values()) >> built
+    built >> materialize()
 
 
 risk_daily()

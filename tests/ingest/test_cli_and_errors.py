@@ -33,13 +33,16 @@ def world(tiny: Path, tmp_path: Path) -> Path:
 def test_dag_ingest_order_is_the_pipeline_order() -> None:
     import ast
 
-    from riskpipe.ingest.pipeline import ORDER
+    from riskpipe.ingest.pipeline import ORDER, UPSTREAM
     from riskpipe.sources.config import get_sources
 
     tree = ast.parse((Path(__file__).parents[2] / "dags" / "risk_daily.py").read_text())
-    order = next(ast.literal_eval(n.value) for n in tree.body
-                 if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "INGEST_ORDER")
-    assert order == ORDER
+    literal = {n.targets[0].id: ast.literal_eval(n.value) for n in tree.body
+               if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "").startswith("INGEST_")}
+    assert literal["INGEST_ORDER"] == ORDER
+    assert literal["INGEST_UPSTREAM"] == UPSTREAM
+    for source, ups in UPSTREAM.items():  # ORDER is a topological order of UPSTREAM
+        assert all(ORDER.index(u) < ORDER.index(source) for u in ups)
     assert sorted(ORDER) == sorted(get_sources().sources)
 
 

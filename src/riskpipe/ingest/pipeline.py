@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 
 #: ingestion order: bureau conforms through published customers
 ORDER = ["customers", "applications", "repayments", "transactions", "device_events", "bureau", "chargebacks"]
+#: what must be published before a source is ingested: its quality gate checks references into these
+#: (expectations/<source>.yml ``references``) and bureau conforms through customers. ORDER respects it;
+#: the daily DAG runs sources in parallel along these edges only.
+UPSTREAM = {"applications": ["customers"], "repayments": ["applications"], "transactions": ["customers"],
+            "device_events": ["customers"], "bureau": ["customers"], "chargebacks": ["transactions"]}
 
 
 class LandingMissing(RiskpipeError):
@@ -338,8 +343,8 @@ def ingest_date(
 
     A source with no landing files that day is skipped with a warning (not every feed delivers
     daily). A gate that blocks a source raises :class:`PublicationBlocked`, unless ``blocked`` is a
-    list: then the message is appended to it and the other sources go on (their partitions do not
-    depend on the blocked one; bureau is blocked with customers, since it conforms through them).
+    list: then the message is appended to it and the other sources go on, except those downstream of
+    it in ``UPSTREAM`` (their references could not be checked), which are recorded as blocked too.
     Any other error stops the run, leaving already-published sources published.
     """
     from riskpipe.settings import get_settings
@@ -354,8 +359,9 @@ def ingest_date(
     spark = spark or get_spark("riskpipe-ingest", s)
     results = []
     for name in [x for x in ORDER if x in chosen]:
-        if blocked is not None and name == "bureau" and any(m.startswith("customers ") for m in blocked):
-            blocked.append(f"bureau {day}: not ingested, customers were blocked the same day")
+        stopped = [u for u in UPSTREAM.get(name, []) if any(m.startswith(f"{u} {day}") for m in blocked or [])]
+        if stopped:
+            blocked.append(f"{name} {day}: not ingested, {', '.join(stopped)} blocked the same day")
             continue
         try:
             r = ingest_day(name, day, gate=gate, settings=s, spark=spark)

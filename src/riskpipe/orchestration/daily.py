@@ -153,3 +153,36 @@ def ingest(ds: str, source: str) -> dict[str, Any]:
     out = run_spark_job(f"ingest_{source}", ["--date", day.isoformat()], in_process)
     maybe_fail(f"ingest_{source}")
     return {"day": day.isoformat(), "source": source, **out}
+
+
+def feature_date(ds: str) -> dt.date:
+    """The feature date a landing day completes: day D's files are known at D+1 00:00 UTC."""
+    return run_day(ds) + dt.timedelta(days=1)
+
+
+def indicators(ds: str) -> dict[str, Any]:
+    """dbt build (models + data and unit tests) of every feature and label table for the feature date
+    the day completes, then the Spark graph job; partitions that passed are marked validated."""
+    from riskpipe.indicators.build import build_indicators, mark_validated
+    from riskpipe.indicators.graph import build_graph, validate_graph_partition
+
+    day = feature_date(ds)
+    result = build_indicators(day)
+    marked = mark_validated(result)
+    marked.append(validate_graph_partition(build_graph(day)))
+    maybe_fail("indicators")
+    return {"feature_date": day.isoformat(), "tests_passed": result.tests_passed,
+            "tables": {k: v.rows for k, v in result.tables.items()}, "validated": len(marked)}
+
+
+def materialize(ds: str) -> dict[str, Any]:
+    """Load the feature date's validated partitions into the online store (Feast; idempotent)."""
+    from riskpipe.features.materialize import materialize as feast_materialize
+    from riskpipe.features.store import apply_definitions, get_store
+
+    day = feature_date(ds)
+    store = get_store()
+    apply_definitions(store)
+    result = feast_materialize(day, store=store)
+    maybe_fail("materialize")
+    return {"feature_date": day.isoformat(), "materialized": result.materialized, "skipped": result.skipped}
