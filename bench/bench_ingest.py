@@ -58,7 +58,7 @@ def _duckdb_clean(src: Path, out: Path, key: bytes, fx: dict[str, float]) -> tup
         CASE WHEN merchant_country IS NULL OR trim(merchant_country) = '' THEN 'null_required:merchant_country' END,
         CASE WHEN channel IS NULL OR trim(channel) = '' THEN 'null_required:channel' END,
         CASE WHEN p_channel NOT IN ('pos', 'ecom', 'atm', 'p2p') THEN 'not_allowed:channel' END
-      ], x -> x IS NOT NULL) AS _reasons
+      ], lambda x: x IS NOT NULL) AS _reasons
       FROM parsed)
     SELECT * FROM chk""")
     con.execute(f"""
