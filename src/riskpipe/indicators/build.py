@@ -141,7 +141,8 @@ def build_indicators(
     if s.dbt is DbtTarget.cluster:
         _ensure_spark(s)
 
-    vars_ = {"feature_date": day.isoformat(), "lake_dir": str(s.lake), "silver_datasets": silver_datasets(s)}
+    vars_ = {"feature_date": day.isoformat(), "lake_dir": str(s.lake), "silver_datasets": silver_datasets(s),
+             "fraud_label_days": s.fraud_label_days}
     args = [
         "build",
         "--project-dir", str(project),

@@ -55,12 +55,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     def train(
-        table: Annotated[Path, typer.Option("--table", help="labelled Parquet file or directory")],
-        label: str = typer.Option(..., "--label", help="0/1 label column"),
-        time_column: str = typer.Option(..., "--time-column", help="date/time column for the out-of-time split"),
-        model_name: str = typer.Option(..., "--model-name", help="registered model name (and experiment)"),
+        table: Annotated[Path | None, typer.Option("--table", help="labelled Parquet file or directory (generic form)")] = None,
+        model: str = typer.Option(None, "--model", help="credit_pd, fraud or early_warning: train on its Feast training set"),
+        start: str = typer.Option(None, "--start", help="with --model: first label date (YYYY-MM-DD)"),
+        end: str = typer.Option(None, "--end", help="with --model: last label date (YYYY-MM-DD)"),
+        as_of: str = typer.Option(None, "--as-of", help="with --model: use labels known by this UTC time (default: end of --end)"),
+        label: str = typer.Option(None, "--label", help="0/1 label column (with --table)"),
+        time_column: str = typer.Option(None, "--time-column", help="date/time column for the out-of-time split (with --table)"),
+        model_name: str = typer.Option(None, "--model-name", help="registered model name (and experiment; with --table)"),
         features: str = typer.Option(None, "--features", help="a,b,c (default: all numeric non-key columns)"),
-        oot_from: str = typer.Option(None, "--oot-from", help="first date of the OOT window (default: last ~25% of months)"),
+        oot_from: str = typer.Option(None, "--oot-from", help="first date of the OOT window (default: last ~25% of the time range)"),
         truth_column: str = typer.Option(None, "--truth-column", help="true probability column (synthetic data)"),
         feature_service: str = typer.Option("adhoc", "--feature-service", help="Feast feature service of the table"),
         label_definition: str = typer.Option(None, "--label-definition", help="label definition name (default: --label)"),
@@ -70,15 +74,37 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="register new versions even if this exact training exists"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
-        """Train the WOE scorecard and the LightGBM challenger, validate out of time, register both."""
-        from riskpipe.models.train import train_table
+        """Train the WOE scorecard and the LightGBM challenger, validate out of time, register both.
 
-        r = train_table(
-            table, label=label, features=_csv(features), time_column=time_column, model_name=model_name,
-            oot_from=oot_from, truth_column=truth_column, feature_service=feature_service,
-            label_definition=label_definition, monotone=parse_monotone(monotone), exclude=_csv(exclude),
-            num_boost_round=rounds, force=force,
-        )
+        Either ``--model M --start D --end D`` (the model's feature service through Feast, point in
+        time, matured labels only) or ``--table T --label L --time-column C --model-name N`` (any
+        labelled Parquet table).
+        """
+        if (model is None) == (table is None):
+            raise CommandInputError("give either --model (feature-store training) or --table (generic), not both")
+        if model is not None:
+            if not (start and end):
+                raise CommandInputError("--model needs --start and --end (the label dates to train on)")
+            import datetime as dt
+
+            from riskpipe.models.flows import train_from_store
+
+            cut = dt.datetime.fromisoformat(as_of).replace(tzinfo=dt.UTC) if as_of else None
+            r = train_from_store(model, start=start, end=end, as_of=cut, oot_from=oot_from,
+                                 num_boost_round=rounds, force=force)
+        else:
+            missing = [o for o, v in (("--label", label), ("--time-column", time_column),
+                                      ("--model-name", model_name)) if not v]
+            if missing:
+                raise CommandInputError(f"--table needs {', '.join(missing)}")
+            from riskpipe.models.train import train_table
+
+            r = train_table(
+                table, label=label, features=_csv(features), time_column=time_column, model_name=model_name,
+                oot_from=oot_from, truth_column=truth_column, feature_service=feature_service,
+                label_definition=label_definition, monotone=parse_monotone(monotone), exclude=_csv(exclude),
+                num_boost_round=rounds, force=force,
+            )
         _echo({
             "model_name": r.model_name,
             "challenger": f"v{r.challenger_version} ({r.challenger_kind})",
@@ -86,7 +112,8 @@ def register(app: typer.Typer) -> None:
             "oot_window": f"{r.oot_window[0]} .. {r.oot_window[1]} ({r.n_oot} rows)",
             "data_hash": r.data_hash,
             "reused_existing_versions": str(r.extra.get("reused", False)),
-            **{f"{k} v{c.version}": {m: round(c.oot_metrics[m], 4) for m in ("auc", "ks", "gini", "brier")}
+            **{f"{k} v{c.version}": {m: round(c.oot_metrics[m], 4) for m in ("auc", "ks", "gini", "brier", "auc_ratio_to_best")
+                                        if m in c.oot_metrics}
                | {"psi_score": round(c.psi["score"], 4)} for k, c in r.candidates.items()},
         }, as_json)
 
@@ -167,3 +194,23 @@ def register(app: typer.Typer) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         res.to_parquet(out, index=False)
         typer.echo(f"scored {len(res)} rows -> {out}")
+
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option("127.0.0.1", "--host", help="interface to listen on"),
+        port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port"),
+        project: str = typer.Option(None, "--project", help="Feast project (default RISKPIPE_SERVE_PROJECT or riskpipe)"),
+        champion_check_seconds: float = typer.Option(
+            None, "--champion-check-seconds", min=0,
+            help="re-read the champion alias at most this often (default RISKPIPE_SERVE_CHAMPION_CHECK_SECONDS, 5)"),
+    ) -> None:
+        """Online scoring API: POST /v1/score/{credit_pd,fraud,early_warning}, GET /health, GET /ready."""
+        import uvicorn
+
+        from riskpipe.models.serve import create_app, load_serve_settings
+        from riskpipe.settings import get_settings
+
+        overrides = {k: v for k, v in {"project": project, "champion_check_seconds": champion_check_seconds}.items()
+                     if v is not None}
+        app_ = create_app(serve_settings=load_serve_settings(**overrides))
+        uvicorn.run(app_, host=host, port=port, log_level=get_settings().log_level.lower())

@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from riskpipe.errors import ConfigError
 
+#: the risk models riskpipe trains from the feature store (riskpipe.models.flows.MODEL_SPECS declares
+#: each); here so that DAG parsing and settings can name them without importing the training stack
+MODEL_NAMES: tuple[str, ...] = ("credit_pd", "fraud", "early_warning")
+
 
 class ModelSettings(BaseSettings):
     """Field ``x`` is read from ``RISKPIPE_MODEL_X``."""
@@ -31,6 +35,10 @@ class ModelSettings(BaseSettings):
     decline_min_pd: float = Field(0.20, gt=0, lt=1, description="PD at or above this: decline; between: refer")
 
     reason_codes: int = Field(4, ge=1, le=20, description="reason codes returned per score")
+
+    # retraining (riskpipe train --model, the risk_retrain DAG)
+    num_boost_round: int = Field(200, ge=1, le=10_000, description="LightGBM boosting rounds (early stopping on OOT)")
+    num_threads: int = Field(0, ge=0, description="LightGBM threads (0: LightGBM's default)")
 
     # promotion gates
     promote_margin: float = Field(0.005, ge=0, description="OOT AUC the challenger must add over the champion")

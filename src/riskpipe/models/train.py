@@ -121,18 +121,22 @@ def _check_time(df: pd.DataFrame, time_column: str, where: str) -> pd.Series:
 
 
 def oot_split(t: pd.Series, oot_from: str | pd.Timestamp | None) -> pd.Timestamp:
-    """The first instant of the out-of-time window: given, or the start of the last ~quarter of months."""
+    """The first instant of the out-of-time window: given, else the start of the last ~quarter of months,
+    else (a window shorter than two months, e.g. a retraining window of days) of the last ~quarter of days."""
     if oot_from is not None:
         cut = pd.Timestamp(oot_from)
     else:
         months = np.sort(t.dt.to_period("M").unique())
-        if len(months) < 2:
+        days = np.sort(t.dt.normalize().unique())
+        if len(months) >= 2:
+            cut = months[-max(1, int(round(len(months) * 0.25)))].start_time
+        elif len(days) >= 2:
+            cut = pd.Timestamp(days[-max(1, int(round(len(days) * 0.25)))])
+        else:
             raise TrainInputError(
-                f"the time column spans {len(months)} month(s); an out-of-time split needs at least 2 "
+                f"the time column spans {len(days)} day(s); an out-of-time split needs at least 2 "
                 "(or pass --oot-from)"
             )
-        n_oot = max(1, int(round(len(months) * 0.25)))
-        cut = months[-n_oot].start_time
     if not (t < cut).any() or not (t >= cut).any():
         raise TrainInputError(
             f"out-of-time cut {cut.date()} leaves no rows on one side (data spans {t.min()} .. {t.max()})"

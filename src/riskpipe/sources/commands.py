@@ -17,6 +17,9 @@ def generate_cmd(
     ground_truth: Path = typer.Option(None, help="ground-truth root (default: RISKPIPE_DATA_DIR/ground_truth)"),
     txn_per_customer_day: float = typer.Option(0.35, help="mean card transactions per customer per day"),
     installment_days: int = typer.Option(30, help="days between loan installments (compress time for demos)"),
+    fraud_level: float = typer.Option(0.0, help="added to the fraud logit of every transaction (0: ~0.5% fraud)"),
+    chargeback_min_days: int = typer.Option(7, help="fraud is reported at least this many days after it happens"),
+    chargeback_max_days: int = typer.Option(60, help="... and at most this many"),
     clean: bool = typer.Option(False, "--clean", help="inject no defects at all"),
     duplicate_rate: float = typer.Option(0.003, help="exact duplicate rows per row"),
     near_duplicate_rate: float = typer.Option(0.002, help="same key, changed value, per row"),
@@ -45,7 +48,9 @@ def generate_cmd(
         task = bar.add_task("generating days", total=days)
         summary = generate(customers=customers, days=days, start=first, seed=seed, landing=out,
                            ground_truth=ground_truth, defects=rates, txn_per_customer_day=txn_per_customer_day,
-                           installment_days=installment_days, on_day=lambda _d: bar.advance(task))
+                           installment_days=installment_days, fraud_level=fraud_level,
+                           chargeback_lag_days=(chargeback_min_days, chargeback_max_days),
+                           on_day=lambda _d: bar.advance(task))
     table = Table(title=f"generated {summary.start} .. {summary.end} into {summary.landing}")
     table.add_column("source")
     table.add_column("rows", justify="right")

@@ -92,6 +92,8 @@ class GeneratorConfig:
     login_rate: float = 0.5              # device events per customer per day
     new_customer_rate: float = 0.002     # new registrations per existing customer per day
     ring_share: float = 0.01             # share of customers in fraud rings
+    fraud_level: float = 0.0             # added to every transaction's fraud logit (0: ~0.5% fraud)
+    chargeback_lag_days: tuple[int, int] = (7, 60)  # fraud reported this many days after the transaction
     defects: DefectRates = DefectRates()
 
 
@@ -454,7 +456,7 @@ class Generator:
         merchant = np.where(r.random(n) < 0.8, (cust * 7919) % n_merch, r.integers(0, n_merch, n))
         mcc = MCCS[merchant % len(MCCS)]
         # true fraud probability: latent risk + ring + the context of this very transaction
-        logit = (-7.0 + 0.45 * z + 2.5 * (ring >= 0) + 1.4 * night + 1.0 * (chan == 1) + 1.5 * xborder
+        logit = (-7.0 + cfg.fraud_level + 0.45 * z + 2.5 * (ring >= 0) + 1.4 * night + 1.0 * (chan == 1) + 1.5 * xborder
                  + 1.8 * new_dev + 0.4 * np.log1p(amount / p.spend[cust]))
         p_fraud = _sigmoid(logit)
         is_fraud = r.random(n) < p_fraud
@@ -496,7 +498,8 @@ class Generator:
             return
         reason = np.concatenate([FRAUD_REASONS[r.integers(0, 3, len(reported))],
                                  DISPUTE_REASONS[r.integers(0, 2, len(disputes))]])
-        lag_days = r.integers(7, 61, len(idx))
+        lo, hi = self.cfg.chargeback_lag_days
+        lag_days = r.integers(lo, hi + 1, len(idx))
         rep_s = ts_ms[idx] // 1000 + lag_days * DAY_S + r.integers(0, DAY_S, len(idx))
         land = (rep_s - self.start_s) // DAY_S
         tbl = pa.table({
@@ -797,6 +800,8 @@ def generate(
     installment_days: int = 30,
     on_day: Callable[[int], None] | None = None,
     sources: SourcesConfig | None = None,
+    fraud_level: float = 0.0,
+    chargeback_lag_days: tuple[int, int] = (7, 60),
 ) -> GenerationSummary:
     """Generate ``days`` landing partitions from ``start`` for ``customers`` customers (see module doc)."""
     from riskpipe.errors import ConfigError
@@ -806,9 +811,12 @@ def generate(
         raise ConfigError("generate needs at least 10 customers and 1 day")
     if installment_days < 1 or txn_per_customer_day < 0:
         raise ConfigError("installment_days must be >= 1 and txn_per_customer_day >= 0")
+    if not 0 <= chargeback_lag_days[0] <= chargeback_lag_days[1]:
+        raise ConfigError(f"chargeback_lag_days must be (min, max) with 0 <= min <= max, got {chargeback_lag_days}")
     s = get_settings()
     cfg = GeneratorConfig(customers=customers, days=days, start=start, seed=seed,
                           txn_per_customer_day=txn_per_customer_day, installment_days=installment_days,
+                          fraud_level=fraud_level, chargeback_lag_days=tuple(chargeback_lag_days),
                           defects=defects if defects is not None else DefectRates())
     gen = Generator(cfg, landing or s.landing, ground_truth or s.ground_truth, sources)
     log.info("generating %d customers x %d days from %s (seed %d)", customers, days, start, seed)

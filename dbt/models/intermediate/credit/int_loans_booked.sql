@@ -17,6 +17,7 @@ final as (
         application_id,
         customer_id,
         applied_at,
+        requested_amount,
         known_at as application_known_at
     from ranked
     where version_rank = 1

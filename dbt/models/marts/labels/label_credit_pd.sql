@@ -43,6 +43,7 @@ labelled as (
     select
         applications.application_id,
         applications.customer_id,
+        applications.requested_amount,
         applications.applied_at as feature_ts,
         case when defaults.default_known_at is not null
                   and defaults.default_known_at <= horizon.horizon_ts then 1
@@ -61,6 +62,7 @@ final as (
     select
         application_id,
         customer_id,
+        requested_amount,
         feature_ts,
         cast(label as {{ dbt.type_int() }}) as label,
         cast(label_known_at as {{ ts_type() }}) as label_known_at

@@ -1,10 +1,13 @@
 {{ config(sort_by=['feature_ts', 'txn_id']) }}
-{#- fraud label per card transaction of day D (feature_ts = the transaction's event_ts):
-    1 when a chargeback with a fraud reason exists (label_known_at = when the first such chargeback
-    became known); 0 once var fraud_label_days have passed without one (label_known_at = event_ts +
-    fraud_label_days). Transactions still inside that window without a fraud chargeback are left out. -#}
+{#- fraud label per card transaction of day D (feature_ts = the transaction's event_ts), with a
+    performance window of var fraud_label_days: 1 when a chargeback with a fraud reason became known
+    within the window (label_known_at = when the first one did); 0 once the window has passed
+    without one (label_known_at = event_ts + fraud_label_days; a fraud chargeback reported later
+    does not change it: the label is final when the window closes). Transactions whose window the
+    lake has not covered yet, and that have no fraud chargeback yet, are left out. -#}
 with transactions as (
-    select * from {{ ref('stg_transactions__transactions') }}
+    select *, {{ later('event_ts', var('fraud_label_days'), 'day') }} as window_end
+    from {{ ref('stg_transactions__transactions') }}
     where event_ts >= {{ feature_ts() }} and event_ts < {{ later(feature_ts(), 1, 'day') }}
 ),
 
@@ -23,12 +26,15 @@ labelled as (
     select
         transactions.txn_id,
         transactions.customer_id,
+        transactions.amount,
         transactions.event_ts as feature_ts,
-        case when fraud_chargebacks.txn_id is not null then 1
-             when {{ later('transactions.event_ts', var('fraud_label_days'), 'day') }} <= horizon.horizon_ts then 0
+        case when fraud_chargebacks.reported_known_at <= transactions.window_end then 1
+             when transactions.window_end <= horizon.horizon_ts then 0
         end as label,
-        coalesce(fraud_chargebacks.reported_known_at,
-                 {{ later('transactions.event_ts', var('fraud_label_days'), 'day') }}) as label_known_at
+        case when fraud_chargebacks.reported_known_at <= transactions.window_end
+             then fraud_chargebacks.reported_known_at
+             else transactions.window_end
+        end as label_known_at
     from transactions
     cross join horizon
     left join fraud_chargebacks on transactions.txn_id = fraud_chargebacks.txn_id
@@ -38,6 +44,7 @@ final as (
     select
         txn_id,
         customer_id,
+        amount,
         feature_ts,
         cast(label as {{ dbt.type_int() }}) as label,
         cast(label_known_at as {{ ts_type() }}) as label_known_at

@@ -1,0 +1,189 @@
+"""The three risk models on the feature store: label table -> Feast training set -> train -> promote.
+
+Each model is declared once (:data:`MODEL_SPECS`): its Feast feature service, its label table, the
+observation key, the generator's ground-truth probability (synthetic worlds only; gives the ratio
+of the model's AUC to the best achievable one) and its risk directions (monotone constraints, so
+that e.g. more missed payments can never lower a PD).
+
+``train_from_store`` is what ``riskpipe train --model`` and the ``risk_retrain`` DAG run: it reads
+the label partitions of a window, keeps the labels known by ``as_of`` (matured), builds the
+point-in-time training set through Feast (manifest written and logged to MLflow with the run),
+and hands it to :func:`riskpipe.models.train.train_model`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from riskpipe.features.tables import DATA_FILE, PARTITION_KEY
+from riskpipe.models.config import MODEL_NAMES
+from riskpipe.models.train import TrainInputError, TrainResult, train_model
+from riskpipe.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One risk model: where its features and labels come from and how risk moves with them."""
+
+    name: str
+    feature_service: str
+    label_table: str
+    key: str
+    truth_file: str | None = None  # under <ground_truth>/, a file or a dt=*/ tree
+    truth_column: str | None = None
+    monotone: dict[str, int] = field(default_factory=dict)
+    #: the performance window: a label of an observation at T is final (for both classes) at
+    #: T + this; a positive can be known earlier, but training on early positives without their
+    #: negatives would inflate the bad rate of recent days, so rows train only once matured
+    performance_days: int | None = None  # None: settings.fraud_label_days
+
+    def performance_window(self, settings: Settings) -> dt.timedelta:
+        days = self.performance_days if self.performance_days is not None else settings.fraud_label_days
+        return dt.timedelta(days=days)
+
+
+MODEL_SPECS: dict[str, ModelSpec] = {
+    "credit_pd": ModelSpec(
+        "credit_pd", "credit_pd_v1", "label_credit_pd", "application_id", performance_days=365,
+        truth_file="applications.parquet", truth_column="p_default_12m",
+        monotone={"missed_payments_3m": 1, "missed_payments_6m": 1, "missed_payments_12m": 1,
+                  "dpd_current": 1, "dpd_max_12m": 1, "bureau_delinquencies_24m": 1, "bureau_score": -1,
+                  "on_time_ratio_3m": -1, "on_time_ratio_6m": -1, "on_time_ratio_12m": -1,
+                  "component_bad_share": 1},
+    ),
+    "fraud": ModelSpec(
+        "fraud", "fraud_v1", "label_fraud", "txn_id",
+        truth_file="transactions", truth_column="p_fraud",
+        monotone={"component_bad_share": 1, "max_customers_per_device": 1},
+    ),
+    "early_warning": ModelSpec(
+        "early_warning", "early_warning_v1", "label_early_warning", "loan_id", performance_days=30,
+        monotone={"dpd_current": 1, "missed_payments_3m": 1, "paid_ratio": -1, "on_time_ratio_3m": -1},
+    ),
+}
+if tuple(MODEL_SPECS) != MODEL_NAMES:
+    raise RuntimeError("riskpipe.models.config.MODEL_NAMES must list the models of MODEL_SPECS")
+TRUTH = "truth_probability"
+REQUEST_FIELDS = ("amount", "requested_amount", "request_epoch_s")
+
+
+def model_spec(name: str) -> ModelSpec:
+    try:
+        return MODEL_SPECS[name]
+    except KeyError:
+        raise TrainInputError(f"unknown model {name!r}; known: {', '.join(MODEL_SPECS)}") from None
+
+
+def _day(v: dt.date | str) -> dt.date:
+    return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))
+
+
+def read_labels(spec: ModelSpec, start: dt.date, end: dt.date, settings: Settings) -> tuple[pd.DataFrame, list[str]]:
+    """Label rows of the partitions ``start..end`` (inclusive) and the partitions read."""
+    root = settings.features / spec.label_table
+    frames, parts = [], []
+    for f in sorted(root.glob(f"{PARTITION_KEY}=*/{DATA_FILE}")):
+        try:
+            day = dt.date.fromisoformat(f.parent.name.split("=", 1)[1])
+        except ValueError:
+            continue
+        if start <= day <= end:
+            frames.append(pd.read_parquet(f))
+            parts.append(f.parent.name)
+    if not frames:
+        raise TrainInputError(f"{spec.label_table}: no label partitions between {start} and {end} under {root}")
+    return pd.concat(frames, ignore_index=True), parts
+
+
+def attach_truth(df: pd.DataFrame, spec: ModelSpec, settings: Settings) -> bool:
+    """Add the generator's true probability as ``truth_probability`` when the world is synthetic."""
+    if not spec.truth_file:
+        return False
+    path = settings.ground_truth / spec.truth_file
+    files = [path] if path.is_file() else sorted(path.glob("dt=*/*.parquet")) if path.is_dir() else []
+    if not files:
+        return False
+    truth = pd.concat([pd.read_parquet(f, columns=[spec.key, spec.truth_column]) for f in files], ignore_index=True)
+    truth = truth.drop_duplicates(spec.key).rename(columns={spec.truth_column: TRUTH})
+    merged = df[[spec.key]].merge(truth, on=spec.key, how="left")
+    if merged[TRUTH].isna().any():
+        log.warning("%s: %d rows have no ground truth; not reporting the AUC ratio",
+                    spec.name, int(merged[TRUTH].isna().sum()))
+        return False
+    df[TRUTH] = merged[TRUTH].to_numpy()
+    return True
+
+
+def train_from_store(
+    model: str,
+    *,
+    start: dt.date | str,
+    end: dt.date | str,
+    as_of: dt.datetime | None = None,
+    oot_from: str | None = None,
+    num_boost_round: int = 200,
+    gbm_params: dict[str, Any] | None = None,
+    force: bool = False,
+    settings: Settings | None = None,
+) -> TrainResult:
+    """Train ``model`` on its feature service's point-in-time training set for labels of ``start..end``.
+
+    Only labels known by ``as_of`` (default: the end of ``end``) are used. Idempotent like
+    :func:`train_model`: the same window on the same data finds the versions registered before.
+    """
+    from riskpipe.features.training import build_training_set
+
+    s = settings or get_settings()
+    spec = model_spec(model)
+    first, last = _day(start), _day(end)
+    if last < first:
+        raise TrainInputError(f"training window ends ({last}) before it starts ({first})")
+    as_of = as_of or dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    labels, parts = read_labels(spec, first, last, s)
+    window = spec.performance_window(s)
+    matured = (pd.to_datetime(labels["feature_ts"], utc=True) + window <= pd.Timestamp(as_of)) & (
+        pd.to_datetime(labels["label_known_at"], utc=True) <= pd.Timestamp(as_of))
+    if not matured.any():
+        raise TrainInputError(f"{spec.label_table}: none of the {len(labels)} labels of {first}..{last} "
+                              f"had matured ({window.days}-day performance window) by {as_of.isoformat()} "
+                              "(labels not matured yet)")
+    if not matured.all():
+        log.info("%s: %d of %d labels of %s..%s not matured by %s; training on the other %d", spec.name,
+                 int((~matured).sum()), len(labels), first, last, as_of.isoformat(), int(matured.sum()))
+    labels = labels[matured].reset_index(drop=True)
+    out = s.runs / "training_sets" / f"{spec.name}-{first}-{last}.parquet"
+    ts = build_training_set(spec.feature_service, labels, settings=s, labels_known_by=as_of, out=out)
+    df = ts.frame
+    has_truth = attach_truth(df, spec, s)
+    # request-time fields (amount, requested_amount, request_epoch_s) reach the model through the
+    # service's on-demand features only; serving reads the same service, so training must too
+    exclude = [c for c in df.columns if c in ("label_known_at", "created_ts", spec.key, *REQUEST_FIELDS)]
+    feats_present = set(df.columns)
+    monotone = {f: d for f, d in spec.monotone.items() if f in feats_present}
+    r = train_model(
+        df, label="label", features=None, time_column="feature_ts", model_name=spec.name,
+        oot_from=oot_from, truth_column=TRUTH if has_truth else None, feature_service=spec.feature_service,
+        label_definition=spec.label_table, monotone=monotone, exclude=exclude, num_boost_round=num_boost_round,
+        gbm_params=gbm_params, force=force, source=str(out), settings=s,
+    )
+    r.extra.update({"training_set": str(out), "manifest": str(ts.manifest_path), "label_partitions": parts,
+                    "labels_known_by": as_of.isoformat()})
+    if r.parent_run_id:  # a fresh training (not a reuse): keep the manifest with the run
+        from riskpipe.models.registry import configure_mlflow
+
+        client = configure_mlflow(s)
+        client.log_artifact(r.parent_run_id, str(ts.manifest_path), "training_set")
+        for c in r.candidates.values():
+            if c.version:
+                client.set_model_version_tag(spec.name, c.version, "labels_known_by", as_of.isoformat())
+                client.set_model_version_tag(spec.name, c.version, "training_set_manifest",
+                                             f"runs:/{r.parent_run_id}/training_set/{Path(ts.manifest_path).name}")
+    return r

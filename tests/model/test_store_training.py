@@ -1,0 +1,93 @@
+"""Models trained on the feature store: label table -> Feast point-in-time training set -> MLflow.
+
+Runs on ``store_world`` (tests/worlds.py): a real generated, ingested world with indicators built by
+dbt and fraud labels maturing after two days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from riskpipe.models.flows import MODEL_SPECS, TRUTH, read_labels, train_from_store
+from riskpipe.models.registry import CHALLENGER, alias_version, configure_mlflow
+from riskpipe.models.train import TrainInputError
+from tests.worlds import STORE_DATES
+
+
+@pytest.fixture
+def store_env(store_world, tmp_path, monkeypatch):
+    """store_world's lake with a private MLflow store per test."""
+    monkeypatch.setenv("RISKPIPE_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("RISKPIPE_MLFLOW_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    return store_world.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+                                          "mlflow_artifact_root": str(tmp_path / "artifacts")})
+
+
+def test_fraud_trains_on_its_feature_service_with_matured_labels_only(store_env):
+    s = store_env
+    first, last = STORE_DATES[0], STORE_DATES[-1]
+    labels, parts = read_labels(MODEL_SPECS["fraud"], first, last, s)
+    assert parts == [f"dt={d.isoformat()}" for d in STORE_DATES]
+    assert {"txn_id", "customer_id", "amount", "feature_ts", "label", "label_known_at"} <= set(labels.columns)
+
+    r = train_from_store("fraud", start=first, end=last, num_boost_round=30, gbm_params={"num_threads": 1},
+                         settings=s)
+    as_of = pd.Timestamp(r.extra["labels_known_by"])
+    assert as_of == pd.Timestamp(dt.datetime.combine(last + dt.timedelta(days=1), dt.time()), tz="UTC")
+    ts = pd.read_parquet(r.extra["training_set"])
+    # only matured labels (the 2-day performance window closed by as_of, for positives too: early
+    # chargebacks alone would inflate the recent bad rate) reached the training set, all of them did
+    window = pd.Timedelta(days=s.fraud_label_days)
+    matured = labels[pd.to_datetime(labels["feature_ts"], utc=True) + window <= as_of]
+    assert len(matured) < len(labels)  # the last days' labels are not matured yet
+    assert (pd.to_datetime(matured["label_known_at"], utc=True) <= as_of).all()
+    assert len(ts) == len(matured) == r.n_train + r.n_oot
+    assert set(ts["txn_id"]) == set(matured["txn_id"])
+    # the features are the fraud_v1 service's (with its on-demand ones), never keys/request fields/truth
+    manifest = json.loads(open(r.extra["manifest"]).read())
+    service_cols = {f.split(":", 1)[1] for f in manifest["features"]}
+    assert set(r.features) <= service_cols
+    assert {"amount_to_mean_30d", "component_bad_share"} <= set(r.features)
+    assert not {"txn_id", "customer_id", "amount", "request_epoch_s", TRUTH, "label"} & set(r.features)
+    assert manifest["labels_known_by"] == as_of.isoformat()
+    # ratio to the best achievable AUC (the generator's true probability on the same OOT rows: the
+    # last day of the three matured ones) is reported
+    truth = pd.concat(pd.read_parquet(f, columns=["txn_id", "p_fraud"])
+                      for f in sorted((s.ground_truth / "transactions").glob("dt=*/*.parquet")))
+    oot = ts[ts["feature_ts"].dt.normalize() == ts["feature_ts"].dt.normalize().max()].merge(truth, on="txn_id")
+    assert len(oot) == r.n_oot and 0 < oot["label"].sum() < len(oot)
+    best = roc_auc_score(oot["label"], oot["p_fraud"])
+    for c in r.candidates.values():
+        assert c.oot_metrics["best_auc"] == pytest.approx(best)
+        assert c.oot_metrics["auc_ratio_to_best"] == pytest.approx(c.oot_metrics["auc"] / best)
+    # registered with the service, window and manifest; challenger alias set
+    client = configure_mlflow(s)
+    v = alias_version(client, "fraud", CHALLENGER)
+    assert v.tags["feature_service"] == "fraud_v1"
+    assert v.tags["label_definition"] == "label_fraud"
+    assert v.tags["labels_known_by"] == as_of.isoformat()
+    local = mlflow.artifacts.download_artifacts(v.tags["training_set_manifest"])
+    assert json.loads(open(local).read())["feature_service"] == "fraud_v1"
+
+    # an Airflow retry of the same window registers nothing new
+    again = train_from_store("fraud", start=first, end=last, num_boost_round=30, gbm_params={"num_threads": 1},
+                             settings=s)
+    assert again.extra["reused"] is True
+    assert {c.version for c in again.candidates.values()} == {c.version for c in r.candidates.values()}
+
+
+def test_unmatured_window_is_refused_with_a_clear_error(store_env):
+    day = STORE_DATES[-1]
+    early = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)  # before any label of that day was known
+    with pytest.raises(TrainInputError, match="not matured"):
+        train_from_store("fraud", start=day, end=day, as_of=early, settings=store_env)
+    with pytest.raises(TrainInputError, match="no label partitions"):
+        train_from_store("fraud", start="2025-01-01", end="2025-01-31", settings=store_env)
+    with pytest.raises(TrainInputError, match="unknown model"):
+        train_from_store("nope", start=day, end=day, settings=store_env)

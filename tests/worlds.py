@@ -1,0 +1,121 @@
+"""Generated worlds shared by several test suites (session-scoped: generating and ingesting costs minutes).
+
+``world``: seven landing days (2026-01-01 .. 2026-01-07) of 300 customers with 2-day loan installments,
+ingested into silver with the real pipeline on the session's local Spark.
+
+``store_world``: a copy of ``world`` with the indicators (dbt feature + label tables, graph features)
+of the feature dates ``STORE_DATES`` built and validated, fraud labels maturing after
+``FRAUD_LABEL_DAYS`` days (configuration, as a risk team would shorten it for a fast-moving
+portfolio), Feast definitions applied: what model training and the retraining DAG read.
+
+Generating and ingesting costs minutes on a busy machine. Opt-in cache for local iteration: with
+``RISKPIPE_TEST_WORLD_CACHE=<dir>`` the ingested world (landing, ground truth, silver) is kept in
+``<dir>/<key>`` and reused while the key (the world's parameters and the source of the generator,
+ingest, transforms and Spark I/O) is unchanged. CI leaves it unset: every run regenerates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+START = dt.date(2026, 1, 1)
+DAYS = 7
+MID, LAST, QUIET = dt.date(2026, 1, 6), dt.date(2026, 1, 8), dt.date(2026, 1, 10)
+FRAUD_LABEL_DAYS = 2
+#: feature/label dates of ``store_world``: transactions of these days have matured fraud labels by
+#: the lake's horizon (the last landing day, 2026-01-07)
+STORE_DATES = [START + dt.timedelta(days=i) for i in range(1, 6)]  # 2026-01-02 .. 2026-01-06
+
+
+CACHE_ENV = "RISKPIPE_TEST_WORLD_CACHE"
+WORLD_PARTS = ("landing", "ground_truth", "lake/silver")
+#: fraud compressed like the loans: several % of transactions, reported 1-2 days later, so fraud
+#: labels mature (FRAUD_LABEL_DAYS) and have positives inside the seven days
+WORLD_FRAUD = {"fraud_level": 4.0, "chargeback_lag_days": (1, 2)}
+
+
+def _world_key() -> str:
+    import riskpipe
+
+    root = Path(riskpipe.__file__).parent
+    h = hashlib.sha256(f"{START}|{DAYS}|300|2|{WORLD_FRAUD}".encode())
+    for sub in ("sources", "ingest", "transforms", "spark"):
+        for f in sorted((root / sub).rglob("*")):
+            if f.suffix in (".py", ".yml"):
+                h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _copy_world(src: Path, dst: Path) -> None:
+    for part in WORLD_PARTS:
+        shutil.copytree(src / part, dst / part)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory, spark):
+    """Settings of a data dir whose silver holds the ingested world (see module doc)."""
+    from riskpipe.ingest.pipeline import ORDER, ingest_day
+    from riskpipe.settings import load_settings, reset_settings
+    from riskpipe.sources.generator import generate
+
+    data = tmp_path_factory.mktemp("indicators") / "data"
+    cache = Path(os.environ[CACHE_ENV]) / _world_key() if os.environ.get(CACHE_ENV) else None
+    with pytest.MonkeyPatch.context() as mp:
+        for k in list(os.environ):
+            if k.startswith("RISKPIPE_"):
+                mp.delenv(k)
+        mp.setenv("RISKPIPE_DATA_DIR", str(data))
+        reset_settings()
+        s = load_settings(spark_master="local[2]", spark_shuffle_partitions=2, spark_driver_memory="2g")
+        if cache is not None and (cache / "COMPLETE").is_file():
+            _copy_world(cache, data)
+            yield s
+            reset_settings()
+            return
+        generate(customers=300, days=DAYS, start=START, installment_days=2, **WORLD_FRAUD,
+                 landing=s.landing, ground_truth=s.ground_truth)
+        for i in range(DAYS):
+            day = START + dt.timedelta(days=i)
+            for source in ORDER:
+                if (s.landing / source / f"dt={day.isoformat()}").is_dir():
+                    ingest_day(source, day, settings=s, spark=spark)
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
+            _copy_world(data, cache)
+            (cache / "COMPLETE").write_text("ok")
+        yield s
+    reset_settings()
+
+
+
+
+@pytest.fixture(scope="session")
+def store_world(world, tmp_path_factory: pytest.TempPathFactory, spark):
+    """Settings of a data dir with ``world``'s silver plus built, validated indicators of STORE_DATES."""
+    from riskpipe.features.store import apply_definitions, get_store
+    from riskpipe.indicators.build import build_indicators, mark_validated
+    from riskpipe.indicators.graph import build_graph, validate_graph_partition
+    from riskpipe.settings import load_settings, reset_settings
+
+    data = tmp_path_factory.mktemp("store_world") / "data"
+    _copy_world(world.data_dir, data)
+    with pytest.MonkeyPatch.context() as mp:
+        for k in list(os.environ):
+            if k.startswith("RISKPIPE_"):
+                mp.delenv(k)
+        mp.setenv("RISKPIPE_DATA_DIR", str(data))
+        mp.setenv("RISKPIPE_FRAUD_LABEL_DAYS", str(FRAUD_LABEL_DAYS))
+        reset_settings()
+        s = load_settings(spark_master="local[2]", spark_shuffle_partitions=2, spark_driver_memory="2g")
+        for day in STORE_DATES:
+            mark_validated(build_indicators(day, s), s)
+            validate_graph_partition(build_graph(day, settings=s, spark=spark))
+        apply_definitions(get_store(s), settings=s)
+    reset_settings()
+    return s
