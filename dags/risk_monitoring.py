@@ -1,7 +1,8 @@
 """risk_monitoring: daily health of the pipeline for one logical date; findings become alerts.
 
-Wiring only: tasks call ``riskpipe.orchestration.monitoring``. A finding (stale data, drift) is an
-alert record, not a task failure; a task fails (and alerts through ``on_failure_callback``) only when
+Wiring only: tasks call ``riskpipe.orchestration.monitoring``: landing freshness, feature drift and
+freshness against the ``RISKPIPE_MONITOR_*`` thresholds, then the day's HTML risk report and its
+Parquet tables. A finding (stale data, drift) is an alert record, not a task failure; a task fails (and alerts through ``on_failure_callback``) only when
 it cannot check. Runs at 06:00 UTC for the day that closed at midnight, after risk_daily.
 """
 
@@ -30,7 +31,19 @@ def risk_monitoring() -> None:
 
         return check_freshness(ds, "landing")
 
-    landing_freshness()
+    @task
+    def feature_drift(ds: str | None = None) -> dict:
+        from riskpipe.orchestration.monitoring import check_drift
+
+        return check_drift(ds)
+
+    @task
+    def report(ds: str | None = None) -> dict:
+        from riskpipe.orchestration.monitoring import report as build
+
+        return build(ds)
+
+    [landing_freshness(), feature_drift()] >> report()
 
 
 risk_monitoring()

@@ -25,6 +25,19 @@ if ! redis_up; then
     echo "Redis is not installed here: tests marked 'services' will fail (apt-get install redis-server)"
   fi
 fi
+# ---- headless browser for the report tests (tests/monitoring): Debian chromium + chromedriver ----------
+# Installed only when missing, non-interactively; machines without apt (or without root) just say so.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+    echo "installing chromium + chromium-driver (headless browser for the report tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+      || { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
+           && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; } || true
+  else
+    echo "chromium is not installed here: the browser test of the report will fail (apt-get install chromium chromium-driver)"
+  fi
+fi
+command -v chromium >/dev/null 2>&1 && echo "chromium available ($(command -v chromium))" || echo "chromium NOT available"
 pg_up && echo "PostgreSQL up on 127.0.0.1:5432" || echo "PostgreSQL NOT reachable on 127.0.0.1:5432"
 redis_up && echo "Redis up on 127.0.0.1:6379" || echo "Redis NOT reachable on 127.0.0.1:6379"
 exit 0

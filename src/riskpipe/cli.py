@@ -32,6 +32,7 @@ COMMAND_MODULES: list[str] = [
     "riskpipe.orchestration.commands",
     "riskpipe.indicators.commands",
     "riskpipe.features.commands",
+    "riskpipe.monitoring.commands",
 ]
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from riskpipe.orchestration.airflow_env import get_airflow_settings
 
-EXPECTED_DAGS = {"risk_daily", "risk_monitoring"}
+EXPECTED_DAGS = {"risk_daily", "risk_monitoring", "risk_retrain"}
 HEAVY = ["pyspark", "great_expectations", "mlflow", "feast", "dbt", "lightgbm", "duckdb", "polars", "pandas"]
 
 

@@ -21,10 +21,10 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from riskpipe.errors import ConfigError
 from riskpipe.settings import Mode, Settings, get_settings
@@ -79,9 +79,25 @@ class AirflowSettings(BaseSettings):
     freshness_silver_max_lag_days: int = Field(
         3, ge=0, description="silver is partitioned by event date; sparse feeds (bureau, chargebacks) lag"
     )
+    retrain_models: Annotated[list[str], NoDecode] = Field(
+        ["credit_pd", "fraud", "early_warning"], description="models the risk_retrain DAG trains (comma list)")
+    retrain_window_days: int = Field(
+        180, ge=1, description="risk_retrain trains on the label dates of the N days before its logical date")
+    retrain_schedule: str = Field("0 3 * * 1", description="risk_retrain cron (UTC); default Mondays 03:00")
     fail_once: str | None = Field(
         None, description="fault injection for tests: '<step>:<marker file>' makes <step> raise once"
     )
+
+    @field_validator("retrain_models", mode="before")
+    @classmethod
+    def _models(cls, v: object) -> object:
+        from riskpipe.models.config import MODEL_NAMES  # light: no MLflow/Feast/LightGBM import
+
+        names = [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
+        unknown = [n for n in names or [] if n not in MODEL_NAMES]
+        if unknown:
+            raise ValueError(f"unknown model(s) {unknown}; known: {', '.join(MODEL_NAMES)}")
+        return names
 
     def resolved_home(self, settings: Settings) -> Path:
         if self.home:

@@ -73,3 +73,39 @@ def check_freshness(ds: str, layer: str) -> dict[str, Any]:
             **info,
         )
     return {"day": day.isoformat(), **result}
+
+
+def check_drift(ds: str) -> dict[str, Any]:
+    """Feature drift (PSI against the reference window) and feature/silver freshness of the feature date
+    the run's landing day completed (what risk_daily published).
+
+    Every breach of the ``RISKPIPE_MONITOR_*`` thresholds becomes an alert record; the XCom counts them.
+    """
+    from riskpipe.monitoring.metrics import drift_alerts
+    from riskpipe.orchestration.daily import feature_date
+
+    day = feature_date(ds)  # the feature date risk_daily published for this landing day
+    breaches = drift_alerts(day)
+    for b in breaches:
+        fields = {k: v for k, v in b.items() if k not in ("kind", "message", "severity", "day")}
+        if b["kind"] == "stale_data":  # subject "<layer>/<dataset>", as check_freshness records them
+            fields["layer"], fields["dataset"] = b["subject"].split("/", 1)
+        else:  # "<feature table>.<feature>"
+            fields["layer"], fields["dataset"] = "features", b["subject"].split(".", 1)[0]
+        raise_alert(b["kind"], b["message"], severity=b["severity"], day=day, **fields)
+    kinds: dict[str, int] = {}
+    for b in breaches:
+        kinds[b["kind"]] = kinds.get(b["kind"], 0) + 1
+    return {"day": day.isoformat(), "breaches": len(breaches), "by_kind": kinds}
+
+
+def report(ds: str) -> dict[str, Any]:
+    """The HTML risk report and Parquet tables of the feature date the run's day completed
+    (``riskpipe report --date <that date>`` does the same)."""
+    from riskpipe.monitoring.report import build_report
+    from riskpipe.orchestration.daily import feature_date
+
+    day = feature_date(ds)
+    r = build_report(day)
+    return {"day": day.isoformat(), "report": str(r.path), "tables": {k: str(v) for k, v in r.tables.items()},
+            "alerts": len(r.alerts), "sections_with_data": sorted(k for k, v in r.sections.items() if v)}

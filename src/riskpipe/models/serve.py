@@ -1,0 +1,461 @@
+"""Online scoring API (``riskpipe serve``): the champion of each model, fed by its Feast feature service.
+
+One endpoint per model. A request carries the entity keys and the request-time fields; the rest of
+the feature row comes from the online store through :func:`riskpipe.features.online.online_features`
+(the same feature service the model was trained on), and the score from
+:func:`riskpipe.models.explain.score`, so an online score equals a batch score of the same row.
+
+- The ``champion`` alias is re-read at most every ``RISKPIPE_SERVE_CHAMPION_CHECK_SECONDS`` (a cheap
+  registry call); when it moved, the new version is loaded and swapped in atomically (no restart).
+- A champion whose ``feature_service`` tag (set by :func:`riskpipe.models.train.train_model`) is not
+  the endpoint's feature service is refused (HTTP 409): its features mean something else.
+- No champion, a champion that cannot be loaded, or an online store that does not answer within
+  ``RISKPIPE_ONLINE_READ_TIMEOUT_MS``: HTTP 503 with a JSON body saying which and where.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from riskpipe.errors import ConfigError
+from riskpipe.features.config import DEFAULT_PROJECT, feast_dir
+from riskpipe.settings import OnlineStore, Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+# ---- configuration --------------------------------------------------------------------------------
+class ServeSettings(BaseSettings):
+    """Field ``x`` is read from ``RISKPIPE_SERVE_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKPIPE_SERVE_", extra="ignore", case_sensitive=False)
+
+    champion_check_seconds: float = Field(
+        5.0, ge=0, description="re-read the champion alias at most this often (0: on every request)")
+    project: str = Field(DEFAULT_PROJECT, min_length=1, description="Feast project of the online store")
+    credit_pd_model: str = Field("credit_pd", min_length=1, description="registered model behind /v1/score/credit_pd")
+    fraud_model: str = Field("fraud", min_length=1, description="registered model behind /v1/score/fraud")
+    early_warning_model: str = Field(
+        "early_warning", min_length=1, description="registered model behind /v1/score/early_warning")
+    preload: bool = Field(True, description="load the champions and warm the online store at start-up")
+
+
+def load_serve_settings(**overrides: object) -> ServeSettings:
+    """Serving settings from the environment plus overrides, with a readable error."""
+    try:
+        return ServeSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        lines = [f"RISKPIPE_SERVE_{str(e['loc'][0]).upper() if e.get('loc') else ''}: {e.get('msg')}"
+                 for e in err.errors()]
+        raise ConfigError("invalid serving configuration:\n  " + "\n  ".join(lines)) from None
+
+
+# ---- request bodies -------------------------------------------------------------------------------
+Id = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
+Amount = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CreditApplication(_Body):
+    """A loan application to score (credit PD)."""
+
+    application_id: Id | None = None
+    customer_id: Id
+    requested_amount: Amount
+
+
+class CardTransaction(_Body):
+    """A card transaction to score (fraud). ``event_time`` defaults to now (UTC); a naive time is UTC."""
+
+    txn_id: Id | None = None
+    customer_id: Id
+    amount: Amount
+    event_time: dt.datetime | None = None
+
+    def epoch_s(self) -> int:
+        t = self.event_time or dt.datetime.now(dt.UTC)
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=dt.UTC)
+        return int(t.timestamp())
+
+
+class LoanRef(_Body):
+    """An active loan to score (early warning)."""
+
+    loan_id: Id
+    customer_id: Id
+
+
+class ScoreResponse(BaseModel):
+    model_name: str
+    model_version: str
+    feature_service: str
+    request_id: str | None = Field(None, description="application_id / txn_id / loan_id of the request")
+    probability: float
+    score: float
+    band: str
+    reason_codes: list[str]
+    features_missing: list[str] = Field(description="model features with no online value (scored as missing)")
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One scoring endpoint: which model, which feature service, how a request becomes an entity row."""
+
+    path: str
+    model_name: str
+    feature_service: str
+    body: type[_Body]
+    entity_row: Callable[[Any], dict[str, Any]]
+    request_id: Callable[[Any], str | None]
+    probe_row: dict[str, Any]
+
+
+def endpoints(ss: ServeSettings) -> dict[str, Endpoint]:
+    """The scoring endpoints (key -> spec); feature services as declared in ``feature_repo/``."""
+    nobody = "__riskpipe_ready_probe__"
+    return {
+        "credit_pd": Endpoint(
+            "credit_pd", ss.credit_pd_model, "credit_pd_v1", CreditApplication,
+            lambda r: {"customer_id": r.customer_id, "requested_amount": float(r.requested_amount)},
+            lambda r: r.application_id,
+            {"customer_id": nobody, "requested_amount": 1.0}),
+        "fraud": Endpoint(
+            "fraud", ss.fraud_model, "fraud_v1", CardTransaction,
+            lambda r: {"customer_id": r.customer_id, "amount": float(r.amount), "request_epoch_s": r.epoch_s()},
+            lambda r: r.txn_id,
+            {"customer_id": nobody, "amount": 1.0, "request_epoch_s": 0}),
+        "early_warning": Endpoint(
+            "early_warning", ss.early_warning_model, "early_warning_v1", LoanRef,
+            lambda r: {"loan_id": r.loan_id, "customer_id": r.customer_id},
+            lambda r: r.loan_id,
+            {"loan_id": nobody, "customer_id": nobody}),
+    }
+
+
+# ---- errors with an HTTP status -------------------------------------------------------------------
+class ServeError(Exception):
+    """A request cannot be scored; ``body`` is the JSON answer, ``status`` its HTTP status."""
+
+    def __init__(self, status: int, error: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.body = {"error": error, "detail": detail, **extra}
+
+
+def online_store_location(settings: Settings) -> str:
+    """The online store as ``<kind> at <where>`` (no password)."""
+    if settings.online_store is OnlineStore.redis:
+        u = urlparse(settings.redis_url)
+        return f"redis at {u.hostname or '127.0.0.1'}:{u.port or 6379}/{(u.path or '/0').lstrip('/') or '0'}"
+    return f"sqlite at {feast_dir(settings) / 'online_store.db'}"
+
+
+# ---- champions ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Champion:
+    """The loaded champion of one model (immutable: swapped as a whole)."""
+
+    model_name: str
+    version: str
+    feature_service: str
+    estimator: Any
+    run_id: str | None
+    loaded_at: str
+
+
+@dataclass(frozen=True)
+class _State:
+    version: str | None  # champion version seen in the registry (None: no champion)
+    tag: str | None  # its feature_service tag
+    champion: Champion | None  # what is served
+    problem: ServeError | None  # why nothing is served
+
+
+class ChampionSlot:
+    """Holds the champion of one model; re-reads the alias at most every ``check_seconds``."""
+
+    def __init__(self, model_name: str, feature_service: str, settings: Settings, check_seconds: float) -> None:
+        self.model_name, self.feature_service = model_name, feature_service
+        self.settings, self.check_seconds = settings, check_seconds
+        self._state: _State | None = None
+        self._checked = -math.inf
+        self._lock = threading.Lock()
+        self._client = None
+
+    def _due(self) -> bool:
+        return self._state is None or time.monotonic() - self._checked >= self.check_seconds
+
+    def get(self) -> Champion:
+        """The champion to score with, or the :class:`ServeError` that says why there is none."""
+        if self._due():
+            serving = self._state is not None and self._state.champion is not None
+            # with a champion loaded, requests that find a refresh (maybe a model load) under way do not
+            # wait for it: they score with the current champion until the new one is swapped in
+            if self._lock.acquire(blocking=not serving):
+                try:
+                    if self._due():  # another request may have refreshed while we waited
+                        self._refresh()
+                finally:
+                    self._lock.release()
+        state = self._state  # one read: the state is replaced as a whole, never mutated
+        if state.champion is None:
+            raise state.problem
+        return state.champion
+
+    def _refresh(self) -> None:
+        from riskpipe.models.registry import CHAMPION, alias_version, configure_mlflow
+
+        prev = self._state
+        self._checked = time.monotonic()
+        try:
+            if self._client is None:
+                self._client = configure_mlflow(self.settings)
+            mv = alias_version(self._client, self.model_name, CHAMPION)
+        except Exception as err:  # registry unreachable: keep serving what is loaded, if anything
+            log.warning("cannot read the champion of %s: %s", self.model_name, err)
+            if prev is not None and prev.champion is not None:
+                return
+            self._state = _State(None, None, None, ServeError(
+                503, "model_registry_unavailable",
+                f"cannot read the '{CHAMPION}' alias of {self.model_name!r} from {self.settings.tracking_uri}: "
+                f"{type(err).__name__}: {err}", model_name=self.model_name))
+            return
+        if mv is None:
+            if prev is None or prev.version is not None:
+                log.warning("model %s has no champion", self.model_name)
+            self._state = _State(None, None, None, ServeError(
+                503, "no_champion",
+                f"registered model {self.model_name!r} has no '{CHAMPION}' version in {self.settings.tracking_uri} "
+                f"(train it and run `riskpipe promote --model-name {self.model_name}`)",
+                model_name=self.model_name))
+            return
+        version, tag = str(mv.version), mv.tags.get("feature_service")
+        if prev is not None and (prev.version, prev.tag) == (version, tag) and prev.problem is None:
+            return  # unchanged
+        if tag != self.feature_service:
+            log.error("champion v%s of %s was trained on feature service %r, endpoint serves %r: refused",
+                      version, self.model_name, tag, self.feature_service)
+            self._state = _State(version, tag, None, ServeError(
+                409, "feature_service_mismatch",
+                f"champion v{version} of {self.model_name!r} was trained on feature service {tag!r}, but this "
+                f"endpoint reads {self.feature_service!r}; refusing to score with it",
+                model_name=self.model_name, model_version=version, model_feature_service=tag,
+                feature_service=self.feature_service))
+            return
+        try:
+            est = self._load(version)
+        except Exception as err:
+            log.error("cannot load champion v%s of %s: %s", version, self.model_name, err)
+            self._state = _State(version, tag, None, ServeError(
+                503, "champion_unloadable",
+                f"cannot load champion v{version} of {self.model_name!r}: {type(err).__name__}: {err}",
+                model_name=self.model_name, model_version=version))
+            return
+        champ = Champion(self.model_name, version, tag, est, mv.run_id,
+                         dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+        self._state = _State(version, tag, champ, None)
+        log.info("serving %s v%s (was %s)", self.model_name, version,
+                 f"v{prev.champion.version}" if prev and prev.champion else "none")
+
+    def _load(self, version: str):  # noqa: ANN202
+        import mlflow.pyfunc
+
+        from riskpipe.models.explain import resolve_estimator
+        from riskpipe.models.registry import configure_mlflow
+
+        configure_mlflow(self.settings)  # load_model resolves models:/ against the global registry URI
+        return resolve_estimator(mlflow.pyfunc.load_model(f"models:/{self.model_name}/{version}"))
+
+    def status(self) -> dict[str, Any]:
+        try:
+            c = self.get()
+        except ServeError as err:
+            return {"ok": False, **err.body}
+        return {"ok": True, "model_name": c.model_name, "model_version": c.version,
+                "feature_service": c.feature_service, "loaded_at": c.loaded_at}
+
+
+# ---- the service ----------------------------------------------------------------------------------
+class Scorer:
+    """Online features + champion -> score, for every endpoint (the app's state)."""
+
+    def __init__(self, settings: Settings, serve_settings: ServeSettings) -> None:
+        self.settings, self.ss = settings, serve_settings
+        self.endpoints = endpoints(serve_settings)
+        self.slots = {k: ChampionSlot(e.model_name, e.feature_service, settings, serve_settings.champion_check_seconds)
+                      for k, e in self.endpoints.items()}
+        self._store = None
+        self._store_lock = threading.Lock()
+        self.where = online_store_location(settings)
+
+    def store(self):  # noqa: ANN201
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    from riskpipe.features.store import get_store
+
+                    self._store = get_store(self.settings, project=self.ss.project)
+        return self._store
+
+    def features(self, ep: Endpoint, row: dict[str, Any]) -> dict[str, Any]:
+        """The online feature vector of one entity row (first value of every column)."""
+        from riskpipe.features.online import OnlineStoreUnavailable, online_features
+        from riskpipe.features.store import FeatureStoreError
+
+        try:
+            out = online_features(ep.feature_service, [row], settings=self.settings, store=self.store(),
+                                  project=self.ss.project)
+        except OnlineStoreUnavailable as err:
+            raise ServeError(503, "online_store_unavailable", str(err), online_store=self.where,
+                             feature_service=ep.feature_service) from None
+        except (FeatureStoreError, ConfigError) as err:
+            raise ServeError(503, "feature_store_error", str(err), online_store=self.where,
+                             feature_service=ep.feature_service, project=self.ss.project) from None
+        return {k: (v[0] if v else None) for k, v in out.items()}
+
+    def score(self, key: str, body: _Body) -> ScoreResponse:
+        import pandas as pd
+
+        from riskpipe.models.explain import ScoringInputError, feature_matrix, score
+
+        started = time.perf_counter()
+        ep = self.endpoints[key]
+        champ = self.slots[key].get()  # before the feature read: a refused model costs no read
+        entity = ep.entity_row(body)
+        row = {**entity, **self.features(ep, entity)}
+        feats = list(champ.estimator.features)
+        absent = [f for f in feats if f not in row]
+        if absent:
+            raise ServeError(
+                409, "feature_mismatch",
+                f"champion v{champ.version} of {champ.model_name!r} needs feature(s) {absent} that feature service "
+                f"{ep.feature_service!r} does not provide", model_name=champ.model_name,
+                model_version=champ.version, feature_service=ep.feature_service)
+        frame = pd.DataFrame([{f: row[f] for f in feats}])
+        try:
+            X = feature_matrix(frame, feats)
+            scored = score(champ.estimator, X)[0]
+        except ScoringInputError as err:
+            raise ServeError(409, "feature_mismatch", f"champion v{champ.version} of {champ.model_name!r} cannot "
+                             f"score the online features of {ep.feature_service!r}: {err}",
+                             model_name=champ.model_name, model_version=champ.version,
+                             feature_service=ep.feature_service) from None
+        missing = [f for f in feats if pd.isna(X.at[X.index[0], f])]
+        return ScoreResponse(
+            model_name=champ.model_name, model_version=champ.version, feature_service=ep.feature_service,
+            request_id=ep.request_id(body), probability=scored.probability, score=scored.score, band=scored.band,
+            reason_codes=scored.reason_codes, features_missing=missing,
+            latency_ms=round((time.perf_counter() - started) * 1000.0, 3),
+        )
+
+    def online_status(self) -> dict[str, Any]:
+        """Reachability of the online store: one bounded read of an entity nobody has, per service."""
+        services = {}
+        for ep in self.endpoints.values():
+            if ep.feature_service in services:
+                continue
+            try:
+                self.features(ep, dict(ep.probe_row))
+                services[ep.feature_service] = {"ok": True}
+            except ServeError as err:
+                services[ep.feature_service] = {"ok": False, **err.body}
+        return {"ok": all(s["ok"] for s in services.values()), "online_store": self.where,
+                "project": self.ss.project, "feature_services": services}
+
+    def preload(self) -> None:
+        for key, slot in self.slots.items():
+            st = slot.status()
+            log.info("champion %s: %s", key, st.get("model_version") if st["ok"] else st["detail"])
+        st = self.online_status()
+        if not st["ok"]:
+            log.warning("online store not ready at start-up: %s", st)
+
+
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_json_safe(x) for x in v]
+    return v
+
+
+def create_app(settings: Settings | None = None, *, serve_settings: ServeSettings | None = None):  # noqa: ANN201
+    """The scoring API (FastAPI). ``settings``: where MLflow and Feast live; ``serve_settings``: serving knobs."""
+    from fastapi import FastAPI, Request
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    scorer = Scorer(settings or get_settings(), serve_settings or load_serve_settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):  # noqa: ANN202
+        if scorer.ss.preload:
+            import anyio.to_thread
+
+            await anyio.to_thread.run_sync(scorer.preload)
+        yield
+
+    app = FastAPI(title="riskpipe scoring API", version="1",
+                  description="Champion models scored on online features from their Feast feature service.",
+                  lifespan=lifespan)
+    app.state.scorer = scorer
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, err: RequestValidationError):  # noqa: ANN202
+        # FastAPI's default handler echoes the input and fails (HTTP 500) on Infinity/NaN: make it JSON-safe
+        return JSONResponse(status_code=422, content={
+            "error": "invalid_request", "detail": _json_safe(jsonable_encoder(err.errors()))})
+
+    @app.exception_handler(ServeError)
+    async def _serve_error(_request: Request, err: ServeError):  # noqa: ANN202
+        return JSONResponse(status_code=err.status, content=err.body)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    def ready():  # noqa: ANN202 (a JSONResponse: 200 or 503)
+        """Readiness: a champion is loaded for every model and the online store answers."""
+        models = {k: slot.status() for k, slot in scorer.slots.items()}
+        online = scorer.online_status()
+        ok = online["ok"] and all(m["ok"] for m in models.values())
+        return JSONResponse(status_code=200 if ok else 503,
+                            content={"ready": ok, "models": models, "online_store": online})
+
+    def _route(key: str, body_type: type[_Body]) -> Callable[..., ScoreResponse]:
+        def handler(body):  # noqa: ANN001, ANN202
+            return scorer.score(key, body)
+
+        handler.__annotations__ = {"body": body_type, "return": ScoreResponse}  # real types, not strings
+        handler.__name__ = f"score_{key}"
+        handler.__doc__ = f"Score one request with the champion of {scorer.endpoints[key].model_name!r}."
+        return handler
+
+    for key, ep in scorer.endpoints.items():
+        app.post(f"/v1/score/{ep.path}", response_model=ScoreResponse,
+                 responses={409: {"description": "champion trained on another feature service"},
+                            503: {"description": "no champion, or the online store/registry is unavailable"}},
+                 )(_route(key, ep.body))
+    return app

@@ -1,0 +1,69 @@
+"""CLI command of the monitoring stage: ``riskpipe report`` (registered by riskpipe.cli).
+
+pandas, matplotlib and MLflow are imported inside the command, never at CLI start-up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from riskpipe.errors import ConfigError
+
+
+def _date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option} {value!r}: expected a date YYYY-MM-DD") from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the riskpipe CLI."""
+
+    @app.command("report")
+    def report(
+        date: str = typer.Option(..., "--date", help="report date D (YYYY-MM-DD)"),
+        out: Annotated[Path | None, typer.Option("--out", help="HTML file (default <data_dir>/reports/risk_report_D.html)")] = None,
+        scores: Annotated[Path | None, typer.Option("--scores", help="Parquet written by `riskpipe score --out`")] = None,
+        model_name: str = typer.Option(None, "--model-name", help="drift reference = this model's training window"),
+        reference_start: str = typer.Option(None, "--reference-start", help="drift reference window start (YYYY-MM-DD)"),
+        reference_end: str = typer.Option(None, "--reference-end", help="drift reference window end (YYYY-MM-DD)"),
+        reference_days: int = typer.Option(None, "--reference-days", help="default reference: N days before D"),
+        no_tables: bool = typer.Option(False, "--no-tables", help="do not write <lake>/monitoring tables"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable summary"),
+    ) -> None:
+        """Build the self-contained HTML risk report of D and write D's monitoring tables (Parquet)."""
+        from riskpipe.monitoring.config import load_monitor_settings
+        from riskpipe.monitoring.report import SECTIONS, build_report
+        from riskpipe.settings import get_settings
+        from riskpipe.ui import console, progress
+
+        day = _date(date, "--date")
+        if (reference_start is None) != (reference_end is None):
+            raise ConfigError("--reference-start and --reference-end go together")
+        reference = None
+        if reference_start is not None:
+            reference = (_date(reference_start, "--reference-start"), _date(reference_end, "--reference-end"))
+            if reference[0] > reference[1]:
+                raise ConfigError("--reference-start must not be after --reference-end")
+        ms = load_monitor_settings(**({"reference_days": reference_days} if reference_days else {}))
+        with progress() as bar:
+            task = bar.add_task(f"report {day}", total=6 + len(SECTIONS))
+            res = build_report(day, get_settings(), ms, out=out, scores=scores, model_name=model_name,
+                               reference=reference, write_tables=not no_tables,
+                               on_step=lambda name: bar.update(task, description=f"report {day}: {name}", advance=1))
+            bar.update(task, completed=6 + len(SECTIONS))
+        summary = {"report": str(res.path), "tables": {k: str(v) for k, v in res.tables.items()},
+                   "alerts": len(res.alerts), "sections_without_data": [k for k, v in res.sections.items() if not v]}
+        if as_json:
+            typer.echo(json.dumps({**summary, "alert_details": res.alerts}, indent=2, default=str))
+            return
+        console.print(f"report written to {res.path}")
+        console.print(f"monitoring tables: {', '.join(summary['tables']) or 'not written'}")
+        console.print(f"alerts: {len(res.alerts)}; sections without data: "
+                      f"{', '.join(summary['sections_without_data']) or 'none'}")

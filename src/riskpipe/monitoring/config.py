@@ -1,0 +1,56 @@
+"""Monitoring thresholds, read from ``RISKPIPE_MONITOR_*`` environment variables.
+
+Same pattern as :mod:`riskpipe.models.config`: a deployment changes drift or freshness thresholds
+without a code change.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from riskpipe.errors import ConfigError
+
+
+class MonitorSettings(BaseSettings):
+    """Field ``x`` is read from ``RISKPIPE_MONITOR_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKPIPE_MONITOR_", extra="ignore", case_sensitive=False)
+
+    psi_warn: float = Field(0.10, gt=0, description="feature PSI at or above this: warning")
+    psi_alert: float = Field(0.25, gt=0, description="feature PSI at or above this: alert")
+    psi_bins: int = Field(10, ge=2, le=100, description="quantile bins of the reference for PSI")
+    min_rows: int = Field(20, ge=1, description="fewer rows than this on either side: PSI not judged")
+    reference_days: int = Field(30, ge=1, description="default reference window: the N days before D")
+    freshness_hours: float = Field(
+        48.0, gt=0, description="a feature table or silver source whose latest partition is older: stale")
+    history_days: int = Field(30, ge=1, description="days of volume/validation history shown in the report")
+    early_warning_top: int = Field(25, ge=1, description="loans listed in the early-warning section")
+    rings_top: int = Field(15, ge=1, description="largest graph components shown in the fraud ring view")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MonitorSettings:
+        if self.psi_warn > self.psi_alert:
+            raise ValueError("RISKPIPE_MONITOR_PSI_WARN must not exceed RISKPIPE_MONITOR_PSI_ALERT")
+        return self
+
+
+def load_monitor_settings(**overrides: object) -> MonitorSettings:
+    """Build monitoring settings from the environment plus overrides, with a readable error."""
+    try:
+        return MonitorSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        lines = [
+            f"RISKPIPE_MONITOR_{str(e['loc'][0]).upper() if e.get('loc') else ''}: "
+            f"{str(e.get('msg')).removeprefix('Value error, ')}"
+            for e in err.errors()
+        ]
+        raise ConfigError("invalid monitoring configuration:\n  " + "\n  ".join(lines)) from None
+
+
+@functools.cache
+def get_monitor_settings() -> MonitorSettings:
+    """Process-wide monitoring settings (``get_monitor_settings.cache_clear()`` after changing env)."""
+    return load_monitor_settings()

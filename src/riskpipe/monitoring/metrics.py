@@ -1,0 +1,504 @@
+"""Monitoring computations: each a function of the lake (and optional inputs) returning a DataFrame.
+
+Where the inputs live (read, never duplicated):
+
+* ingest run metadata ``<lake>/_runs/ingest/<source>/dt=<landing day>/latest.json`` (counts);
+* quarantine ``<lake>/quarantine/<source>/dt=<landing day>/*.parquet`` (one ``reason`` per row;
+  file-level records have a null ``_source_row``);
+* validation summaries ``<lake>/_runs/validate/<dataset>/dt=<day>/latest.json``;
+* feature and label tables ``<features>/<table>/dt=<day>/data.parquet`` (docs/feature-tables.md);
+* MLflow aliases ``champion``/``challenger`` (:mod:`riskpipe.models.registry`).
+
+Every function returns an empty frame with its declared columns when its input does not exist yet,
+so the report and the monitoring tables degrade to "no data yet" instead of failing.
+The per-day facts are written by :func:`write_tables` to ``<lake>/monitoring/<table>/dt=D/data.parquet``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from riskpipe.features.tables import DATA_FILE, FEATURE_TABLES, LABEL_TABLES, partition_dates
+from riskpipe.monitoring.config import MonitorSettings, get_monitor_settings
+from riskpipe.orchestration.monitoring import partitions
+
+if TYPE_CHECKING:
+    from riskpipe.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MONITORING_DIR = "monitoring"
+NUMERIC_KINDS = ("double", "int", "long")
+
+#: The monitoring tables (one partition per report date) and their columns (pyarrow type names).
+SCHEMAS: dict[str, dict[str, str]] = {
+    "volumes": {
+        "dataset": "string", "landing_date": "date32", "run_id": "string", "rows_read": "int64",
+        "rows_written": "int64", "rows_quarantined": "int64", "duplicates_dropped": "int64",
+        "rows_superseded": "int64", "files": "int64", "files_quarantined": "int64", "published": "bool",
+    },
+    "quarantine_reasons": {"dataset": "string", "landing_date": "date32", "reason": "string", "rows": "int64"},
+    "validation": {
+        "dataset": "string", "day": "date32", "passed": "bool", "rows": "int64", "checks": "int64",
+        "failed_checks": "string", "warning_checks": "string", "failures": "string", "validated_at": "string",
+    },
+    "feature_drift": {
+        "table": "string", "feature": "string", "day": "date32", "reference_start": "date32",
+        "reference_end": "date32", "reference_rows": "int64", "current_rows": "int64", "psi": "float64",
+        "reference_mean": "float64", "current_mean": "float64", "reference_missing": "float64",
+        "current_missing": "float64", "status": "string",
+    },
+    "alerts": {
+        "day": "date32", "kind": "string", "severity": "string", "subject": "string", "metric": "string",
+        "value": "float64", "threshold": "float64", "message": "string",
+    },
+}
+
+
+def empty(table: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in SCHEMAS[table]})
+
+
+def _frame(table: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(SCHEMAS[table])) if rows else empty(table)
+
+
+def _day(x: dt.date | str) -> dt.date:
+    return x if isinstance(x, dt.date) else dt.date.fromisoformat(str(x))
+
+
+def _in(day: dt.date, start: dt.date | None, end: dt.date | None) -> bool:
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+# ---- volumes and quarantine --------------------------------------------------------------------------
+def volumes(settings: Settings, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+    """One row per source and landing day: the counts of the latest ingest run of that day."""
+    root = settings.runs / "ingest"
+    rows = []
+    for src in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        for day in partitions(src):
+            if not _in(day, start, end):
+                continue
+            f = src / f"dt={day.isoformat()}" / "latest.json"
+            if not f.is_file():
+                continue
+            m = json.loads(f.read_text())
+            rows.append({
+                "dataset": m.get("dataset", src.name), "landing_date": day, "run_id": m.get("run_id"),
+                **{k: int(m.get(k) or 0) for k in ("rows_read", "rows_written", "rows_quarantined",
+                                                    "duplicates_dropped", "rows_superseded", "files_quarantined")},
+                "files": len(m.get("files") or []), "published": bool(m.get("published")),
+            })
+    return _frame("volumes", rows)
+
+
+def quarantine_reasons(settings: Settings, start: dt.date | None = None,
+                       end: dt.date | None = None) -> pd.DataFrame:
+    """Quarantined records per source, landing day and reason (file-level records included)."""
+    import pyarrow.parquet as pq
+
+    root = settings.quarantine
+    rows = []
+    for src in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        for day in partitions(src):
+            if not _in(day, start, end):
+                continue
+            files = sorted((src / f"dt={day.isoformat()}").glob("*.parquet"))
+            if not files:
+                continue
+            reasons = pd.concat([pq.read_table(f, columns=["reason"]).to_pandas() for f in files])
+            for reason, n in reasons["reason"].fillna("unknown").value_counts().sort_index().items():
+                rows.append({"dataset": src.name, "landing_date": day, "reason": str(reason), "rows": int(n)})
+    return _frame("quarantine_reasons", rows)
+
+
+# ---- validation --------------------------------------------------------------------------------------
+def validation_results(settings: Settings, start: dt.date | None = None,
+                       end: dt.date | None = None) -> pd.DataFrame:
+    """The latest GX validation summary per dataset and day: verdict and the failing expectations."""
+    root = settings.runs / "validate"
+    rows = []
+    for ds in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        for day in partitions(ds):
+            f = ds / f"dt={day.isoformat()}" / "latest.json"
+            if not _in(day, start, end) or not f.is_file():
+                continue
+            m = json.loads(f.read_text())
+            failed = [c for c in m.get("checks", []) if not c.get("success")]
+            rows.append({
+                "dataset": m.get("dataset", ds.name), "day": day, "passed": bool(m.get("passed")),
+                "rows": int(m.get("rows") or 0), "checks": len(m.get("checks", [])),
+                "failed_checks": ", ".join(m.get("failed_checks") or []),
+                "warning_checks": ", ".join(m.get("warning_checks") or []),
+                "failures": "; ".join(
+                    f"{c.get('check')} [{c.get('expectation')}{'(' + c['column'] + ')' if c.get('column') else ''}]"
+                    f" {c.get('severity')}"
+                    + (f": {c['unexpected_count']} unexpected" if c.get("unexpected_count") is not None else "")
+                    for c in failed),
+                "validated_at": str(m.get("validated_at") or ""),
+            })
+    return _frame("validation", rows)
+
+
+# ---- feature tables ----------------------------------------------------------------------------------
+def read_partitions(features_root: Path, table: str, days: Iterable[dt.date],
+                    columns: list[str] | None = None) -> pd.DataFrame:
+    """Concatenate the existing ``dt=`` partitions of a feature/label table for ``days`` (empty if none)."""
+    frames = []
+    for d in days:
+        f = Path(features_root) / table / f"dt={d.isoformat()}" / DATA_FILE
+        if f.is_file():
+            df = pd.read_parquet(f, columns=columns)
+            df["_dt"] = d
+            frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def numeric_features(table: str) -> list[str]:
+    return [n for n, k in FEATURE_TABLES[table].features if k in NUMERIC_KINDS]
+
+
+def classify(value: float, ms: MonitorSettings) -> str:
+    if value is None or not np.isfinite(value):
+        return "not judged"
+    return "alert" if value >= ms.psi_alert else "warn" if value >= ms.psi_warn else "ok"
+
+
+def reference_window(day: dt.date, ms: MonitorSettings,
+                     reference: tuple[dt.date, dt.date] | None = None) -> tuple[dt.date, dt.date]:
+    """The given window, or the ``reference_days`` days before ``day`` (``day`` itself excluded)."""
+    if reference is not None:
+        return _day(reference[0]), _day(reference[1])
+    return day - dt.timedelta(days=ms.reference_days), day - dt.timedelta(days=1)
+
+
+def feature_drift(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
+                  reference: tuple[dt.date, dt.date] | None = None,
+                  tables: Iterable[str] | None = None) -> pd.DataFrame:
+    """PSI of every numeric feature of each feature table on ``day`` against the reference window.
+
+    The reference is the union of the table's partitions in the window (one row per entity per day).
+    A feature with fewer than ``min_rows`` non-empty rows on either side is listed but not judged.
+    """
+    from riskpipe.models.evaluate import psi
+
+    ms = ms or get_monitor_settings()
+    day = _day(day)
+    r0, r1 = reference_window(day, ms, reference)
+    rows = []
+    for table in tables or FEATURE_TABLES:
+        have = partition_dates(settings.features, table)
+        if day not in have:
+            continue
+        ref_days = [d for d in have if r0 <= d <= r1 and d != day]
+        if not ref_days:
+            continue
+        feats = numeric_features(table)
+        cur = read_partitions(settings.features, table, [day], feats)
+        ref = read_partitions(settings.features, table, ref_days, feats)
+        for f in feats:
+            c = pd.to_numeric(cur[f], errors="coerce").to_numpy(dtype=float)
+            r = pd.to_numeric(ref[f], errors="coerce").to_numpy(dtype=float)
+            judged = (~np.isnan(c)).sum() >= ms.min_rows and (~np.isnan(r)).sum() >= ms.min_rows
+            value = psi(r, c, bins=ms.psi_bins) if judged else float("nan")
+            rows.append({
+                "table": table, "feature": f, "day": day, "reference_start": min(ref_days),
+                "reference_end": max(ref_days), "reference_rows": len(r), "current_rows": len(c),
+                "psi": value, "reference_mean": float(np.nanmean(r)) if (~np.isnan(r)).any() else np.nan,
+                "current_mean": float(np.nanmean(c)) if (~np.isnan(c)).any() else np.nan,
+                "reference_missing": float(np.isnan(r).mean()) if len(r) else np.nan,
+                "current_missing": float(np.isnan(c).mean()) if len(c) else np.nan,
+                "status": classify(value, ms),
+            })
+    return _frame("feature_drift", rows)
+
+
+def training_window(model_name: str, settings: Settings, alias: str = "champion") -> tuple[dt.date, dt.date] | None:
+    """The training window (``train_start``/``train_end`` tags) of a model's ``alias`` version
+    (``champion``, else ``challenger``), or None when there is no such model or version."""
+    try:
+        from riskpipe.models.registry import CHALLENGER, alias_version, configure_mlflow
+
+        if not _mlflow_exists(settings):
+            return None
+        client = configure_mlflow(settings)
+        for a in (alias, CHALLENGER):
+            mv = alias_version(client, model_name, a)
+            if mv is not None and mv.tags.get("train_start") and mv.tags.get("train_end"):
+                return (pd.Timestamp(mv.tags["train_start"]).date(), pd.Timestamp(mv.tags["train_end"]).date())
+    except Exception as err:  # noqa: BLE001 - a monitoring report never fails on the registry
+        log.warning("no training window for %s: %s", model_name, err)
+    return None
+
+
+# ---- freshness and alerts ----------------------------------------------------------------------------
+def freshness(day: dt.date, settings: Settings, ms: MonitorSettings | None = None) -> pd.DataFrame:
+    """Age in hours of the latest partition (on or before ``day``) of each feature table and silver source,
+    measured from ``day`` 00:00 UTC (the logical date, never the wall clock)."""
+    ms = ms or get_monitor_settings()
+    day = _day(day)
+    rows = []
+    sources = sorted(p.name for p in settings.silver.glob("*") if p.is_dir()) if settings.silver.is_dir() else []
+    for layer, root, names in (("features", settings.features, list(FEATURE_TABLES)), ("silver", settings.silver, sources)):
+        for name in names:
+            parts = [d for d in partitions(root / name) if d <= day]
+            latest = parts[-1] if parts else None
+            age = (day - latest).days * 24.0 if latest else None
+            rows.append({"layer": layer, "dataset": name, "latest": latest, "age_hours": age,
+                         "stale": age is None or age > ms.freshness_hours})
+    return pd.DataFrame(rows, columns=["layer", "dataset", "latest", "age_hours", "stale"])
+
+
+def alerts_from(day: dt.date, drift: pd.DataFrame, fresh: pd.DataFrame, ms: MonitorSettings) -> pd.DataFrame:
+    rows = []
+    for r in drift.itertuples(index=False):
+        if r.status in ("warn", "alert"):
+            thr = ms.psi_alert if r.status == "alert" else ms.psi_warn
+            rows.append({"day": day, "kind": "feature_drift", "severity": "critical" if r.status == "alert" else "warning",
+                         "subject": f"{r.table}.{r.feature}", "metric": "psi", "value": float(r.psi), "threshold": thr,
+                         "message": f"{r.table}.{r.feature} PSI {r.psi:.3f} >= {thr} against "
+                                    f"{r.reference_start}..{r.reference_end}"})
+    for r in fresh.itertuples(index=False):
+        if r.stale:
+            rows.append({"day": day, "kind": "stale_data", "severity": "warning", "subject": f"{r.layer}/{r.dataset}",
+                         "metric": "age_hours", "value": float(r.age_hours) if r.age_hours is not None else np.nan,
+                         "threshold": ms.freshness_hours,
+                         "message": f"{r.layer}/{r.dataset} latest partition {r.latest} is {r.age_hours:.0f} h "
+                                    f"older than {day} (limit {ms.freshness_hours:g} h)" if r.latest is not None
+                         else f"{r.layer}/{r.dataset} has no partition on or before {day}"})
+    return _frame("alerts", rows)
+
+
+def drift_alerts(date: dt.date | str, settings: Settings | None = None, ms: MonitorSettings | None = None,
+                 reference: tuple[dt.date, dt.date] | None = None) -> list[dict[str, Any]]:
+    """The threshold breaches for ``date``: feature PSI >= ``psi_warn`` (severity ``warning``) or
+    >= ``psi_alert`` (``critical``) and stale feature tables / silver sources (``freshness_hours``).
+
+    One dict per breach (kind, severity, subject, metric, value, threshold, message); for the
+    monitoring DAG to turn into alerts (:func:`riskpipe.orchestration.alerts.raise_alert`).
+    """
+    from riskpipe.settings import get_settings
+
+    s = settings or get_settings()
+    ms = ms or get_monitor_settings()
+    day = _day(date)
+    frame = alerts_from(day, feature_drift(day, s, ms, reference), freshness(day, s, ms), ms)
+    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
+            for r in frame.to_dict("records")]
+
+
+# ---- scores and model performance --------------------------------------------------------------------
+def bands(scores: pd.DataFrame, approve_max_pd: float | None = None, decline_min_pd: float | None = None) -> pd.Series:
+    """The approve/refer/decline band per row: the ``band`` column the scorer wrote, else from the PD."""
+    if "band" in scores.columns:
+        return scores["band"].astype(str)
+    from riskpipe.models.config import get_model_settings
+
+    m = get_model_settings()
+    lo = m.approve_max_pd if approve_max_pd is None else approve_max_pd
+    hi = m.decline_min_pd if decline_min_pd is None else decline_min_pd
+    p = scores["probability"].astype(float)
+    return pd.Series(np.where(p < lo, "approve", np.where(p >= hi, "decline", "refer")), index=scores.index)
+
+
+def score_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Rows, share and mean PD per decision band."""
+    b = bands(scores)
+    g = scores.assign(band=b).groupby("band").agg(rows=("probability", "size"), mean_pd=("probability", "mean"))
+    g["share"] = g["rows"] / g["rows"].sum()
+    order = [x for x in ("approve", "refer", "decline") if x in g.index] + [x for x in g.index if x not in
+                                                                           ("approve", "refer", "decline")]
+    return g.loc[order].reset_index()
+
+
+def read_labels(settings: Settings, day: dt.date) -> dict[str, pd.DataFrame]:
+    """Every label table's partitions up to ``day`` (label name -> rows; absent tables left out)."""
+    out = {}
+    for name in LABEL_TABLES:
+        days = [d for d in partition_dates(settings.features, name) if d <= day]
+        df = read_partitions(settings.features, name, days)
+        if len(df):
+            out[name] = df
+    return out
+
+
+def vintage_performance(scores: pd.DataFrame, labels: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """AUC and KS of the scores by application month (vintage = month of the label's ``feature_ts``),
+    joining scores to the first label table sharing an id column (``application_id``, ``txn_id``...)."""
+    from riskpipe.models.evaluate import auc, ks
+
+    cols = ["label_table", "vintage", "rows", "bad_rate", "auc", "ks"]
+    for name, lab in labels.items():
+        keys, _ = LABEL_TABLES[name]
+        key = next((k for k in keys if k != "customer_id" and k in scores.columns), None)
+        if key is None:
+            continue
+        j = scores[[key, "probability"]].merge(lab[[key, "feature_ts", "label"]], on=key, how="inner")
+        if j.empty:
+            continue
+        j["vintage"] = pd.to_datetime(j["feature_ts"]).dt.strftime("%Y-%m")
+        rows = []
+        for v, g in j.groupby("vintage"):
+            y, p = g["label"].to_numpy(dtype=float), g["probability"].to_numpy(dtype=float)
+            rows.append({"label_table": name, "vintage": v, "rows": len(g), "bad_rate": float(y.mean()),
+                         "auc": auc(y, p), "ks": ks(y, p)})
+        return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(columns=cols)
+
+
+# ---- early warning and fraud rings -------------------------------------------------------------------
+#: The transparent early-warning rules: (name, points, predicate on the loan_early_warning_daily row).
+EW_RULES: list[tuple[str, float, Any]] = [
+    ("dpd 30+", 4.0, lambda d: d["dpd_current"].fillna(0) >= 30),
+    ("dpd 1-29", 2.0, lambda d: (d["dpd_current"].fillna(0) > 0) & (d["dpd_current"].fillna(0) < 30)),
+    ("dpd rising (30d)", 2.0, lambda d: d["dpd_change_30d"].fillna(0) > 0),
+    ("paid < 80% of due", 2.0, lambda d: (d["installments_due"].fillna(0) > 0) & (d["paid_ratio"].fillna(1) < 0.8)),
+    ("spending down 50%+ (30d)", 1.0, lambda d: d["txn_count_30d_change"].fillna(0) <= -0.5),
+    ("logins down 50%+ (30d)", 1.0, lambda d: d["login_count_30d_change"].fillna(0) <= -0.5),
+]
+
+
+def early_warning(day: dt.date, settings: Settings, top: int = 25) -> pd.DataFrame:
+    """Top-risk active loans on ``day`` by a rule-based score (sum of rule points), with the reasons."""
+    df = read_partitions(settings.features, "loan_early_warning_daily", [_day(day)])
+    if df.empty:
+        return df
+    df = df.drop(columns=["_dt"])
+    points = pd.Series(0.0, index=df.index)
+    reasons = [[] for _ in range(len(df))]
+    for name, pts, rule in EW_RULES:
+        hit = rule(df).to_numpy(dtype=bool)
+        points += np.where(hit, pts, 0.0)
+        for i in np.flatnonzero(hit):
+            reasons[i].append(name)
+    df["risk_points"] = points
+    df["reasons"] = [", ".join(r) for r in reasons]
+    df = df[df["risk_points"] > 0].sort_values(["risk_points", "dpd_current", "loan_id"],
+                                               ascending=[False, False, True])
+    keep = ["loan_id", "customer_id", "risk_points", "reasons", "dpd_current", "dpd_change_30d", "paid_ratio",
+            "installments_due", "installments_paid", "txn_count_30d_change", "login_count_30d_change"]
+    return df[keep].head(top).reset_index(drop=True)
+
+
+def fraud_rings(day: dt.date, settings: Settings, top: int = 15) -> pd.DataFrame:
+    """The largest shared-device/IP/phone components (size >= 2) on ``day`` with their bad share."""
+    cols = ["component_id", "component_size", "component_bad_share", "max_customers_per_device"]
+    df = read_partitions(settings.features, "customer_graph_daily", [_day(day)], cols)
+    if df.empty:
+        return df
+    g = (df.groupby("component_id")
+         .agg(component_size=("component_size", "max"), component_bad_share=("component_bad_share", "max"),
+              max_customers_per_device=("max_customers_per_device", "max"))
+         .reset_index())
+    g = g[g["component_size"] >= 2]
+    return g.sort_values(["component_size", "component_bad_share", "component_id"],
+                         ascending=[False, False, True]).head(top).reset_index(drop=True)
+
+
+# ---- MLflow ------------------------------------------------------------------------------------------
+def _mlflow_exists(settings: Settings) -> bool:
+    uri = settings.tracking_uri
+    return not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).is_file()
+
+
+def model_aliases(settings: Settings) -> pd.DataFrame:
+    """Champion and challenger of every registered model with their run's OOT metrics (empty if none)."""
+    cols = ["model", "alias", "version", "model_kind", "oot_auc", "oot_ks", "oot_brier", "psi_score", "run_id"]
+    if not _mlflow_exists(settings):
+        return pd.DataFrame(columns=cols)
+    from riskpipe.models.registry import CHALLENGER, CHAMPION, alias_version, configure_mlflow
+
+    client = configure_mlflow(settings)
+    rows = []
+    for rm in client.search_registered_models():
+        for alias in (CHAMPION, CHALLENGER):
+            mv = alias_version(client, rm.name, alias)
+            if mv is None:
+                continue
+            m = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+            rows.append({"model": rm.name, "alias": alias, "version": str(mv.version),
+                         "model_kind": mv.tags.get("model_kind"), "oot_auc": m.get("oot_auc"),
+                         "oot_ks": m.get("oot_ks"), "oot_brier": m.get("oot_brier"), "psi_score": m.get("psi_score"),
+                         "run_id": mv.run_id})
+    return pd.DataFrame(rows, columns=cols)
+
+
+# ---- the monitoring tables ---------------------------------------------------------------------------
+@dataclass
+class DayTables:
+    """The per-day monitoring facts of one report date (what :func:`write_tables` persists)."""
+
+    volumes: pd.DataFrame
+    quarantine_reasons: pd.DataFrame
+    validation: pd.DataFrame
+    feature_drift: pd.DataFrame
+    alerts: pd.DataFrame
+
+    def items(self) -> list[tuple[str, pd.DataFrame]]:
+        return [(n, getattr(self, n)) for n in SCHEMAS]
+
+
+def _arrow(table: str, df: pd.DataFrame):
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "date32": pa.date32(), "int64": pa.int64(), "float64": pa.float64(),
+             "bool": pa.bool_()}
+    schema = pa.schema([(c, types[t]) for c, t in SCHEMAS[table].items()])
+    df = df.reindex(columns=list(SCHEMAS[table]))
+    arrays = []
+    for c, t in SCHEMAS[table].items():
+        v = df[c]
+        if t == "float64":
+            v = pd.to_numeric(v, errors="coerce").astype(float)
+        vals = [None if (x is None or (isinstance(x, float) and np.isnan(x))) and t != "float64" else x for x in v]
+        arrays.append(pa.array(vals, type=schema.field(c).type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def table_path(settings: Settings, table: str, day: dt.date) -> Path:
+    return settings.lake / MONITORING_DIR / table / f"dt={_day(day).isoformat()}" / DATA_FILE
+
+
+def write_tables(day: dt.date, tables: DayTables, settings: Settings) -> dict[str, Path]:
+    """Write each table to ``<lake>/monitoring/<table>/dt=D/data.parquet``: written to a temporary file in
+    the same folder then renamed over the old one, so readers see the old or the new file, never half;
+    a rerun of ``D`` replaces exactly its own partitions."""
+    import pyarrow.parquet as pq
+
+    out = {}
+    for name, df in tables.items():
+        path = table_path(settings, name, day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{DATA_FILE}.{uuid.uuid4().hex}.tmp"
+        try:
+            pq.write_table(_arrow(name, df), tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        out[name] = path
+    return out
+
+
+def day_tables(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
+               reference: tuple[dt.date, dt.date] | None = None) -> DayTables:
+    """The monitoring facts for ``day``: ingest runs and quarantine of landing day ``day``, validation of
+    ``day``, drift of ``day``'s feature partitions and the resulting alerts."""
+    ms = ms or get_monitor_settings()
+    day = _day(day)
+    drift = feature_drift(day, settings, ms, reference)
+    return DayTables(
+        volumes=volumes(settings, day, day), quarantine_reasons=quarantine_reasons(settings, day, day),
+        validation=validation_results(settings, day, day), feature_drift=drift,
+        alerts=alerts_from(day, drift, freshness(day, settings, ms), ms))

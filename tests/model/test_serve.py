@@ -1,0 +1,361 @@
+"""The online scoring API end to end, on real parts: Feast with the embedded SQLite online store over the
+synthetic feature tables, MLflow on SQLite with models trained by ``train_model`` on the feature
+services' feature names, and ``riskpipe serve`` as a real process.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from riskpipe.models.serve import CreditApplication, ServeSettings, create_app
+from riskpipe.settings import load_settings, reset_settings
+from tests.features import synth
+from tests.features.conftest import embedded_settings, free_port, riskpipe_env
+
+D = synth.DAYS
+ROUNDS = 20
+FAST = {"num_threads": 1}
+
+#: model -> (feature service, features it is trained on: stored, on-demand and request fields)
+MODELS = {
+    "credit_pd": ("credit_pd_v1", ["bureau_score", "utilisation", "missed_payments_3m", "on_time_ratio_3m",
+                                   "component_size", "requested_to_income", "requested_amount"]),
+    "fraud": ("fraud_v1", ["txn_count_24h", "txn_amount_24h", "amount_mean_30d", "amount_to_mean_30d",
+                           "request_hour_utc", "amount", "component_size"]),
+    "early_warning": ("early_warning_v1", ["installments_paid", "paid_ratio", "dpd_current", "dpd_change_30d",
+                                           "bureau_score", "utilisation"]),
+}
+SMALL = {"requested_to_income": (0.0, 5.0), "amount_to_mean_30d": (0.0, 5.0), "request_hour_utc": (0, 24),
+         "requested_amount": (10.0, 10_000.0), "amount": (1.0, 10_000.0)}
+
+
+def training_frame(features: list[str], seed: int, n: int = 1200) -> pd.DataFrame:
+    """Labelled rows whose columns carry the feature service's names, in the synthetic tables' ranges."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"application_date": pd.Timestamp("2025-06-01") + pd.to_timedelta(rng.integers(0, 180, n), "D")})
+    for f in features:
+        lo, hi = SMALL.get(f, (0.0, 6000.0))
+        df[f] = rng.integers(lo, hi, n) if f == "request_hour_utc" else rng.uniform(lo, hi, n)
+    z = [(df[f] - df[f].mean()) / df[f].std() for f in features[:3]]
+    logit = -2.0 + 1.2 * z[0] - 0.8 * z[1] + 0.6 * z[2]
+    df["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return df
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """Feature tables materialised into SQLite; credit_pd, fraud, early_warning trained, v1 champion each."""
+    from riskpipe.features.materialize import materialize
+    from riskpipe.features.store import get_store
+    from riskpipe.models.registry import CHAMPION, configure_mlflow, set_alias
+    from riskpipe.models.train import train_model
+
+    data = tmp_path_factory.mktemp("serve") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        for k in list(os.environ):
+            if k.startswith("RISKPIPE_"):
+                mp.delenv(k)
+        mp.setenv("RISKPIPE_DATA_DIR", str(data))
+        mp.setenv("RISKPIPE_USER", "serve-tests")
+        mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        reset_settings()
+        from riskpipe.models.config import get_model_settings
+
+        get_model_settings.cache_clear()
+        # reads are bounded at 200 ms by default; this 2-core test machine is shared, so allow more here
+        # (the fault test below sets its own short bound)
+        mp.setenv("RISKPIPE_ONLINE_READ_TIMEOUT_MS", "3000")
+        settings = embedded_settings(data)
+        synth.write_all(settings.features)
+        store = get_store(settings, apply=True)
+        assert sorted(materialize(D[3], settings=settings, store=store).materialized)
+        versions = {}
+        for seed, (name, (service, feats)) in enumerate(MODELS.items()):
+            r = train_model(training_frame(feats, seed), "label", feats, "application_date", name,
+                            feature_service=service, num_boost_round=ROUNDS, gbm_params=FAST, settings=settings)
+            versions[name] = {c.kind: c.version for c in r.candidates.values()}
+        client = configure_mlflow(settings)
+        for name in MODELS:
+            set_alias(client, name, CHAMPION, "1", action="promote", reason="serve tests", settings=settings)
+        yield settings, store, client, data
+        reset_settings()
+        get_model_settings.cache_clear()
+
+
+def app_for(settings, **serve):
+    return create_app(settings, serve_settings=ServeSettings(**{"champion_check_seconds": 0, "preload": False, **serve}))
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    with TestClient(app_for(served[0])) as c:
+        yield c
+
+
+def batch_row(settings, store, service: str, entity: dict) -> pd.DataFrame:
+    """The feature row batch scoring sees: online vector + request fields, one row."""
+    from riskpipe.features.online import online_features
+
+    out = online_features(service, [entity], settings=settings, store=store)
+    return pd.DataFrame([{**entity, **{k: v[0] for k, v in out.items()}}])
+
+
+def without_latency(body: dict) -> dict:
+    return {k: v for k, v in body.items() if k != "latency_ms"}
+
+
+# ---- scoring ----------------------------------------------------------------------------------------
+def test_credit_score_equals_batch_and_training_row(served, client):
+    from riskpipe.features.training import build_training_set
+    from riskpipe.models.explain import ScoreScale, score_table
+
+    settings, store, _, _ = served
+    r = client.post("/v1/score/credit_pd", json={"application_id": "a-1", "customer_id": "c1", "requested_amount": 2500})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model_name"] == "credit_pd" and body["model_version"] == "1"
+    assert body["feature_service"] == "credit_pd_v1" and body["request_id"] == "a-1"
+    assert 0 < body["probability"] < 1
+    assert body["score"] == pytest.approx(float(ScoreScale().points(np.array([body["probability"]]))[0]))
+    assert body["band"] in {"approve", "refer", "decline"}
+    assert body["reason_codes"] and set(body["reason_codes"]) <= set(MODELS["credit_pd"][1])
+    assert body["features_missing"] == []
+    assert 0 < body["latency_ms"] < 10_000
+
+    # batch scoring of the same online row gives the same answer
+    row = batch_row(settings, store, "credit_pd_v1", {"customer_id": "c1", "requested_amount": 2500.0})
+    assert row.loc[0, "bureau_score"] == 1000 + 30 + 4  # c1, D3 (materialised), column 4: the synthetic value
+    batch = score_table("models:/credit_pd/1", row).iloc[0]
+    assert body["probability"] == pytest.approx(float(batch["probability"]), rel=1e-12)
+    assert body["reason_codes"] == list(batch["reason_codes"]) and body["band"] == batch["band"]
+
+    # ... and so does the point-in-time training row of the same customer after D3's features
+    ents = pd.DataFrame({"customer_id": ["c1"], "event_timestamp": [pd.Timestamp(synth.ts(D[3], 12), tz="UTC")],
+                         "requested_amount": [2500.0]})
+    ts = build_training_set("credit_pd_v1", ents, settings=settings, store=store)
+    offline = score_table("models:/credit_pd/1", ts.frame).iloc[0]
+    assert body["probability"] == pytest.approx(float(offline["probability"]), rel=1e-12)
+
+
+def test_identical_requests_identical_scores(client):
+    req = {"customer_id": "c2", "requested_amount": 777.5}
+    answers = [without_latency(client.post("/v1/score/credit_pd", json=req).json()) for _ in range(3)]
+    assert answers[0]["model_version"] == "1"
+    assert answers[0] == answers[1] == answers[2]
+    other = client.post("/v1/score/credit_pd", json={**req, "requested_amount": 50_000.0}).json()
+    assert other["probability"] != answers[0]["probability"]  # the request field reaches the model
+
+
+def test_fraud_and_early_warning_endpoints(served, client):
+    from riskpipe.models.explain import score_table
+
+    settings, store, _, _ = served
+    when = "2026-01-05T02:30:00Z"
+    epoch = int(dt.datetime(2026, 1, 5, 2, 30, tzinfo=dt.UTC).timestamp())
+    r = client.post("/v1/score/fraud", json={"txn_id": "t-9", "customer_id": "c3", "amount": 120.0, "event_time": when})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["model_name"], body["feature_service"], body["request_id"]) == ("fraud", "fraud_v1", "t-9")
+    # c3 has no 30-day mean amount in the synthetic tables: that and the ratio built on it are missing
+    assert body["features_missing"] == ["amount_mean_30d", "amount_to_mean_30d"]
+    row = batch_row(settings, store, "fraud_v1", {"customer_id": "c3", "amount": 120.0, "request_epoch_s": epoch})
+    assert row.loc[0, "request_hour_utc"] == 2
+    assert body["probability"] == pytest.approx(float(score_table("models:/fraud/1", row).iloc[0]["probability"]),
+                                                rel=1e-12)
+    # a naive event time is UTC
+    naive = client.post("/v1/score/fraud", json={"customer_id": "c3", "amount": 120.0,
+                                                 "event_time": "2026-01-05T02:30:00"}).json()
+    assert naive["probability"] == body["probability"]
+
+    r = client.post("/v1/score/early_warning", json={"loan_id": "l2", "customer_id": "c2"})
+    assert r.status_code == 200, r.text
+    ew = r.json()
+    assert (ew["model_name"], ew["feature_service"], ew["request_id"], ew["features_missing"]) == \
+        ("early_warning", "early_warning_v1", "l2", [])
+    row = batch_row(settings, store, "early_warning_v1", {"loan_id": "l2", "customer_id": "c2"})
+    assert ew["probability"] == pytest.approx(
+        float(score_table("models:/early_warning/1", row).iloc[0]["probability"]), rel=1e-12)
+
+
+def test_unknown_customer_is_scored_with_features_missing(client):
+    r = client.post("/v1/score/credit_pd", json={"customer_id": "nobody", "requested_amount": 100.0})
+    assert r.status_code == 200, r.text
+    # every stored (and stored-derived) feature is missing; the request field is not
+    assert r.json()["features_missing"] == [f for f in MODELS["credit_pd"][1] if f != "requested_amount"]
+
+
+@pytest.mark.parametrize(("path", "payload", "field", "kind"), [
+    ("credit_pd", {"requested_amount": 10.0}, "customer_id", "missing"),
+    ("credit_pd", {"customer_id": "c1", "requested_amount": -5.0}, "requested_amount", "greater_than"),
+    ("credit_pd", {"customer_id": "c1", "requested_amount": 0}, "requested_amount", "greater_than"),
+    ("credit_pd", {"customer_id": "c1", "requested_amount": "100"}, "requested_amount", "float_type"),
+    ("credit_pd", {"customer_id": "c1", "requested_amount": 1.0, "income": 5}, "income", "extra_forbidden"),
+    ("credit_pd", {"customer_id": "", "requested_amount": 1.0}, "customer_id", "string_too_short"),
+    ("fraud", {"customer_id": 7, "amount": 1.0}, "customer_id", "string_type"),
+    ("fraud", {"customer_id": "c1", "amount": 1.0, "event_time": "yesterday"}, "event_time", "datetime_from_date_parsing"),
+    ("fraud", {"customer_id": "c1"}, "amount", "missing"),
+    ("early_warning", {"customer_id": "c1"}, "loan_id", "missing"),
+])
+def test_bad_input_is_422_naming_the_field(client, path, payload, field, kind):
+    r = client.post(f"/v1/score/{path}", json=payload)
+    assert r.status_code == 422, r.text
+    errors = r.json()["detail"]
+    assert any(e["loc"][-1] == field and e["type"] == kind for e in errors), errors
+
+
+def test_non_finite_amount_and_non_json_are_422(client):
+    r = client.post("/v1/score/credit_pd", content=b'{"customer_id": "c1", "requested_amount": Infinity}',
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    r = client.post("/v1/score/credit_pd", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+
+
+# ---- champion changes -------------------------------------------------------------------------------
+def test_alias_move_is_picked_up_without_restart(served, client):
+    from riskpipe.models.explain import score_table
+    from riskpipe.models.registry import CHAMPION, set_alias
+
+    settings, store, mlc, _ = served
+    req = {"customer_id": "c4", "requested_amount": 900.0}
+    row = batch_row(settings, store, "credit_pd_v1", {"customer_id": "c4", "requested_amount": 900.0})
+    want = {v: float(score_table(f"models:/credit_pd/{v}", row).iloc[0]["probability"]) for v in ("1", "2")}
+    assert want["1"] != want["2"]  # scorecard vs LightGBM: the version shows in the score too
+    first = client.post("/v1/score/credit_pd", json=req).json()
+    assert (first["model_version"], first["probability"]) == ("1", pytest.approx(want["1"], rel=1e-12))
+    slow = TestClient(app_for(settings, champion_check_seconds=3600))
+    assert slow.post("/v1/score/credit_pd", json=req).json()["model_version"] == "1"
+    try:
+        set_alias(mlc, "credit_pd", CHAMPION, "2", action="promote", reason="serve test: move", settings=settings)
+        moved = client.post("/v1/score/credit_pd", json=req).json()
+        assert (moved["model_version"], moved["probability"]) == ("2", pytest.approx(want["2"], rel=1e-12))
+        # an app that re-reads the alias only hourly keeps its loaded champion until then
+        assert slow.post("/v1/score/credit_pd", json=req).json()["model_version"] == "1"
+    finally:
+        set_alias(mlc, "credit_pd", CHAMPION, "1", action="rollback", reason="serve test: back", settings=settings)
+    assert client.post("/v1/score/credit_pd", json=req).json()["model_version"] == "1"
+
+
+def test_swap_is_atomic_under_concurrent_requests(served):
+    """Requests racing alias moves get v1's score from v1 or v2's from v2, never a mix, never an error."""
+    from riskpipe.models.explain import score_table
+    from riskpipe.models.registry import CHAMPION, set_alias
+
+    settings, store, mlc, _ = served
+    scorer = app_for(settings).state.scorer
+    row = batch_row(settings, store, "credit_pd_v1", {"customer_id": "c2", "requested_amount": 300.0})
+    want = {v: float(score_table(f"models:/credit_pd/{v}", row).iloc[0]["probability"]) for v in ("1", "2")}
+    req = CreditApplication(customer_id="c2", requested_amount=300.0)
+    try:
+        with cf.ThreadPoolExecutor(4) as pool:
+            futures = []
+            for i in range(6):
+                futures += [pool.submit(scorer.score, "credit_pd", req) for _ in range(6)]
+                set_alias(mlc, "credit_pd", CHAMPION, "2" if i % 2 == 0 else "1", action="promote",
+                          reason="serve test: race", settings=settings)
+            results = [f.result(timeout=60) for f in futures]
+    finally:
+        set_alias(mlc, "credit_pd", CHAMPION, "1", action="rollback", reason="serve test: back", settings=settings)
+    assert {r.model_version for r in results} == {"1", "2"}
+    for r in results:
+        assert r.probability == pytest.approx(want[r.model_version], rel=1e-12)
+
+
+def test_no_champion_is_503(served):
+    c = TestClient(app_for(served[0], fraud_model="fraud_never_trained"))
+    r = c.post("/v1/score/fraud", json={"customer_id": "c1", "amount": 3.0})
+    assert r.status_code == 503, r.text
+    assert r.json()["error"] == "no_champion" and "'fraud_never_trained'" in r.json()["detail"]
+    ready = c.get("/ready")
+    assert ready.status_code == 503 and ready.json()["models"]["fraud"]["error"] == "no_champion"
+
+
+def test_champion_of_another_feature_service_is_refused(served):
+    """The early-warning endpoint pointed at the credit model: its champion's tag says credit_pd_v1."""
+    c = TestClient(app_for(served[0], early_warning_model="credit_pd"))
+    r = c.post("/v1/score/early_warning", json={"loan_id": "l1", "customer_id": "c1"})
+    assert r.status_code == 409, r.text
+    body = r.json()
+    assert body["error"] == "feature_service_mismatch"
+    assert (body["model_feature_service"], body["feature_service"]) == ("credit_pd_v1", "early_warning_v1")
+    assert "refusing" in body["detail"] and "probability" not in body
+    assert c.get("/ready").json()["models"]["early_warning"]["error"] == "feature_service_mismatch"
+
+
+# ---- online store down -----------------------------------------------------------------------------
+def test_online_store_unreachable_is_503(served):
+    """Same registry, online store = a Redis port nobody listens on."""
+    settings, _, _, data = served
+    port = free_port()
+    bad = load_settings(data_dir=data, mode="embedded", feast_offline_store="duckdb", feast_registry="file",
+                        feast_online_store="redis", redis_url=f"redis://127.0.0.1:{port}/0", online_read_timeout_ms=300)
+    c = TestClient(app_for(bad))
+    r = c.post("/v1/score/credit_pd", json={"customer_id": "c1", "requested_amount": 10.0})
+    assert r.status_code == 503, r.text
+    body = r.json()
+    assert body["error"] == "online_store_unavailable"
+    assert body["online_store"] == f"redis at 127.0.0.1:{port}/0" and f"127.0.0.1:{port}" in body["detail"]
+    ready = c.get("/ready")
+    assert ready.status_code == 503
+    assert ready.json()["models"]["credit_pd"]["ok"] and not ready.json()["online_store"]["ok"]
+    assert c.get("/health").json() == {"status": "ok"}  # liveness is not readiness
+
+
+def test_ready_when_everything_is_in_place(client):
+    r = client.get("/ready")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ready"] and body["online_store"]["ok"]
+    assert {k: m["model_version"] for k, m in body["models"].items()} == {"credit_pd": "1", "fraud": "1",
+                                                                          "early_warning": "1"}
+
+
+# ---- the real server --------------------------------------------------------------------------------
+def test_riskpipe_serve_process(served, client, tmp_path):
+    _, _, _, data = served
+    port = free_port()
+    exe = Path(sys.executable).with_name("riskpipe")
+    env = riskpipe_env({"RISKPIPE_DATA_DIR": str(data), "RISKPIPE_SERVE_CHAMPION_CHECK_SECONDS": "0",
+                        "RISKPIPE_ONLINE_READ_TIMEOUT_MS": "3000",
+                        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "riskpipe serve did not come up"
+            time.sleep(0.5)
+        req = {"customer_id": "c1", "requested_amount": 2500.0}
+        r = httpx.post(f"{base}/v1/score/credit_pd", json=req, timeout=30)
+        assert r.status_code == 200, r.text
+        assert without_latency(r.json()) == without_latency(client.post("/v1/score/credit_pd", json=req).json())
+        assert httpx.post(f"{base}/v1/score/credit_pd", json={"customer_id": "c1"}, timeout=30).status_code == 422
+        assert httpx.get(f"{base}/ready", timeout=30).status_code == 200
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
