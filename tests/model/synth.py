@@ -40,3 +40,24 @@ def make_table(n: int = 6000, seed: int = 7, months: int = 8, shift: float = 0.0
     df["default_12m"] = y
     df["true_pd"] = true_pd
     return df
+
+
+def make_fraud_table(n: int = 6000, seed: int = 11, months: int = 6, start: str = "2025-01-01") -> pd.DataFrame:
+    """Card transactions with fraud_v1-like features: risk rises with the amount against the customer's
+    mean, at night, and on devices shared with confirmed fraudsters (``component_bad_share``,
+    ``max_customers_per_device``), as in the generator's fraud rings."""
+    rng = np.random.default_rng(seed)
+    month = rng.integers(0, months, n)
+    t = pd.Timestamp(start) + pd.to_timedelta(month * 31 + rng.integers(0, 28, n), unit="D")
+    ring = rng.random(n) < 0.08
+    shared = np.where(ring, rng.integers(2, 6, n), np.where(rng.random(n) < 0.1, 2, 1)).astype(float)
+    bad_share = np.where(ring, rng.beta(3, 3, n), np.where(shared > 1, rng.beta(1, 12, n), 0.0))
+    amount_ratio = rng.lognormal(0, 0.6, n) * (1 + ring * rng.random(n))
+    night = (rng.random(n) < 0.15 + 0.3 * ring).astype(float)
+    logit = -4.5 + 3.0 * bad_share + 0.5 * (shared - 1) + 0.8 * np.log(amount_ratio) + 1.0 * night
+    true_p = 1 / (1 + np.exp(-logit))
+    return pd.DataFrame({
+        "txn_id": np.arange(n), "feature_ts": t, "amount_to_mean_30d": amount_ratio, "is_night_request": night,
+        "component_bad_share": bad_share, "max_customers_per_device": shared,
+        "label": (rng.random(n) < true_p).astype(int), "p_fraud": true_p,
+    })
