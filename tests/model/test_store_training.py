@@ -10,11 +10,13 @@ import datetime as dt
 import json
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from riskpipe.models.flows import MODEL_SPECS, TRUTH, read_labels, train_from_store
+from riskpipe.models.explain import score_table
+from riskpipe.models.flows import MODEL_SPECS, TRUTH, read_labels, score_date, train_from_store
 from riskpipe.models.registry import CHALLENGER, alias_version, configure_mlflow
 from riskpipe.models.train import TrainInputError
 from tests.worlds import STORE_DATES
@@ -74,6 +76,24 @@ def test_fraud_trains_on_its_feature_service_with_matured_labels_only(store_env)
     assert v.tags["labels_known_by"] == as_of.isoformat()
     local = mlflow.artifacts.download_artifacts(v.tags["training_set_manifest"])
     assert json.loads(open(local).read())["feature_service"] == "fraud_v1"
+
+    # batch scoring of a date's population: every transaction of the day, with features as of each
+    # transaction (the same Feast retrieval as training), so a batch score equals the training row's
+    day = STORE_DATES[1]
+    path, scored = score_date("fraud", day, alias=CHALLENGER, settings=s)
+    assert path == s.lake / "scores" / "fraud" / f"dt={day}" / "data.parquet" and path.is_file()
+    silver = pd.read_parquet(s.silver / "transactions" / f"dt={day}")
+    assert sorted(scored["txn_id"]) == sorted(silver["txn_id"])
+    assert set(scored["model_version"]) == {v.version}
+    same = ts[ts["txn_id"].isin(scored["txn_id"])]
+    assert set(same["txn_id"]) == set(scored["txn_id"])
+    expect = score_table(f"models:/fraud/{v.version}", same)["probability"].to_numpy()
+    got = scored.set_index("txn_id").loc[same["txn_id"], "probability"].to_numpy()
+    np.testing.assert_allclose(got, expect, rtol=0, atol=1e-12)
+    _, rescored = score_date("fraud", day, alias=CHALLENGER, settings=s)  # a rerun: the same rows
+    pd.testing.assert_frame_equal(rescored, scored)
+    with pytest.raises(TrainInputError, match="no 'champion' alias"):
+        score_date("fraud", day, settings=s)
 
     # an Airflow retry of the same window registers nothing new
     again = train_from_store("fraud", start=first, end=last, num_boost_round=30, gbm_params={"num_threads": 1},

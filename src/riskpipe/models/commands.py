@@ -177,13 +177,32 @@ def register(app: typer.Typer) -> None:
 
     @app.command("score")
     def score(
-        table: Annotated[Path, typer.Option("--table", help="Parquet rows to score")],
-        out: Annotated[Path, typer.Option("--out", help="Parquet output: input keys + probability, score, band, reason_codes")],
-        model_uri: str = typer.Option(..., "--model-uri", help="e.g. models:/credit_pd@champion"),
-        keep: str = typer.Option(None, "--keep", help="input columns copied to the output (default: *_id columns)"),
+        model: str = typer.Option(None, "--model", help="credit_pd | fraud | early_warning: score a date's population"),
+        date: str = typer.Option(None, "--date", help="with --model: the date D whose population is scored"),
+        alias: str = typer.Option("champion", "--alias", help="with --model: the registry alias to score with"),
+        table: Annotated[Path | None, typer.Option("--table", help="Parquet rows to score (generic)")] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Parquet output: keys + probability, score, band, "
+                                                 "reason_codes (default with --model: <lake>/scores/<model>/dt=D/)")] = None,
+        model_uri: str = typer.Option(None, "--model-uri", help="with --table: e.g. models:/credit_pd@champion"),
+        keep: str = typer.Option(None, "--keep", help="with --table: input columns copied to the output (default: *_id columns)"),
     ) -> None:
-        """Batch-score a Parquet table with a registered model."""
+        """Batch-score a date's population on the model's feature service (--model --date), or a Parquet
+        table with a registered model (--table --model-uri --out)."""
         import pandas as pd
+
+        if model and table:
+            raise CommandInputError("give either --model/--date (a date's population) or --table, not both")
+        if model:
+            if not date:
+                raise CommandInputError("--model needs --date (the date whose population is scored)")
+            from riskpipe.models.flows import score_date
+
+            path, res = score_date(model, date, alias=alias, out=out)
+            typer.echo(f"scored {len(res)} {model} rows of {date} with v{res['model_version'].iloc[0] if len(res) else '?'}"
+                       f" -> {path}")
+            return
+        if table is None or out is None or not model_uri:
+            raise CommandInputError("give --model M --date D, or --table T --model-uri URI --out O")
 
         from riskpipe.models.explain import score_table
         from riskpipe.models.train import KEY_COLUMN

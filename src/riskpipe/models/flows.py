@@ -187,3 +187,70 @@ def train_from_store(
                 client.set_model_version_tag(spec.name, c.version, "training_set_manifest",
                                              f"runs:/{r.parent_run_id}/training_set/{Path(ts.manifest_path).name}")
     return r
+
+
+# ---- batch scoring of a date's population -----------------------------------------------------------
+#: per model: where the population of date D lives (a silver dataset partitioned by event date, or a
+#: feature table), its event time column and the request-time fields the feature service needs
+POPULATIONS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "credit_pd": ("silver", "applications", "applied_at", ("requested_amount",)),  # through the door
+    "fraud": ("silver", "transactions", "event_ts", ("amount",)),
+    "early_warning": ("features", "loan_early_warning_daily", "feature_ts", ()),  # loans active at D
+}
+
+
+def population(model: str, day: dt.date | str, settings: Settings | None = None) -> pd.DataFrame:
+    """The entities to score for ``day``: key, customer, ``feature_ts`` (the decision time) and the
+    request-time fields, exactly the columns of the model's label table (without the label)."""
+    s = settings or get_settings()
+    spec, day = model_spec(model), _day(day)
+    layer, name, ts_col, request = POPULATIONS[model]
+    root = (s.silver if layer == "silver" else s.features) / name / f"{PARTITION_KEY}={day.isoformat()}"
+    files = sorted(root.glob("*.parquet"))
+    if not files:
+        raise TrainInputError(f"{model}: no {layer} partition {root} to score")
+    cols = [spec.key, "customer_id", ts_col, *request]
+    df = pd.concat([pd.read_parquet(f, columns=cols) for f in files], ignore_index=True)
+    return df.rename(columns={ts_col: "feature_ts"}).sort_values(["feature_ts", spec.key], kind="stable",
+                                                                    ignore_index=True)
+
+
+def score_date(model: str, day: dt.date | str, *, alias: str = "champion", out: Path | None = None,
+               settings: Settings | None = None) -> tuple[Path, pd.DataFrame]:
+    """Batch-score the population of ``day`` with ``models:/<model>@<alias>`` on its feature service.
+
+    Features come from the same Feast point-in-time retrieval as training (as of each row's
+    ``feature_ts``), so a batch score equals the score of the same row in a training set. Output
+    (default ``<lake>/scores/<model>/dt=D/data.parquet``, written atomically; a rerun replaces it with
+    the same rows): key, customer_id, feature_ts, model version, probability, score, band, reasons.
+    """
+    import os
+    import uuid
+
+    from riskpipe.features.training import build_training_set
+    from riskpipe.models.explain import score_table
+    from riskpipe.models.registry import alias_version, configure_mlflow
+
+    s = settings or get_settings()
+    spec, day = model_spec(model), _day(day)
+    client = configure_mlflow(s)
+    mv = alias_version(client, model, alias)
+    if mv is None:
+        raise TrainInputError(f"model {model!r} has no {alias!r} alias to score with")
+    if mv.tags.get("feature_service") != spec.feature_service:
+        raise TrainInputError(f"{model} v{mv.version} was trained on feature service "
+                              f"{mv.tags.get('feature_service')!r}, not {spec.feature_service!r}: refusing to score")
+    ents = population(model, day, s)
+    path = Path(out) if out else s.lake / "scores" / model / f"{PARTITION_KEY}={day.isoformat()}" / DATA_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ts = build_training_set(spec.feature_service, ents, settings=s,
+                            manifest_path=path.parent / f"{path.stem}.manifest.json")
+    scored = score_table(f"models:/{model}/{mv.version}", ts.frame)
+    res = pd.concat([ts.frame[[spec.key, "customer_id", "feature_ts"]].reset_index(drop=True),
+                     scored.reset_index(drop=True)], axis=1)
+    res.insert(3, "model_version", str(mv.version))
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    res.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    log.info("scored %d %s rows of %s with v%s -> %s", len(res), model, day, mv.version, path)
+    return path, res
