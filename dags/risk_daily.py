@@ -2,7 +2,8 @@
 
 land -> ingest_<source> (Spark, through the Great Expectations gate; a blocked gate fails the task and
 nothing downstream runs) -> indicators (dbt build with its tests + Spark graph job, for the feature
-date the day completes) -> materialize (Feast, validated partitions only).
+date the day completes) -> materialize (Feast, validated partitions only) -> skew_check (online values
+equal the offline point-in-time values for a sample of entities of every model's feature service).
 
 Wiring only: every task calls a function of ``riskpipe.orchestration.daily`` with the run's logical
 date, which is the landing day processed (see that module). Retries, timeouts, callbacks and the
@@ -74,9 +75,15 @@ def risk_daily() -> None:
 
         return load_online(ds)
 
+    @task
+    def skew_check(ds: str | None = None) -> dict:
+        from riskpipe.orchestration.daily import skew_check as compare
+
+        return compare(ds)
+
     built = indicators()
     list(ingested.values()) >> built
-    built >> materialize()
+    built >> materialize() >> skew_check()
 
 
 risk_daily()

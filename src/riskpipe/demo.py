@@ -29,6 +29,12 @@ class DemoConfig:
     days: int = 8
     start: dt.date = dt.date(2026, 1, 1)
     seed: int = 7
+    #: time compressed so that a week of data has matured fraud labels to train on: fraud is reported
+    #: 1-3 days after it happens (real chargebacks: weeks) and the fraud performance window is 3 days
+    #: (RISKPIPE_FRAUD_LABEL_DAYS, unless set); fraud is a little more frequent than the default
+    fraud_level: float = 1.5
+    chargeback_lag_days: tuple[int, int] = (1, 3)
+    fraud_label_days: int = 3
 
 
 def _size(path: Path) -> str:
@@ -41,7 +47,8 @@ def step_generate(cfg: DemoConfig) -> list[tuple[str, str]]:
     from riskpipe.sources.generator import generate
 
     s = get_settings()
-    summary = generate(customers=cfg.customers, days=cfg.days, start=cfg.start, seed=cfg.seed)
+    summary = generate(customers=cfg.customers, days=cfg.days, start=cfg.start, seed=cfg.seed,
+                       fraud_level=cfg.fraud_level, chargeback_lag_days=cfg.chargeback_lag_days)
     rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
     defects = ", ".join(f"{k} {v}" for k, v in sorted(summary.defects.items()))
     return [
@@ -142,18 +149,88 @@ def step_features(cfg: DemoConfig) -> list[tuple[str, str]]:
     ]
 
 
+def step_models(cfg: DemoConfig) -> list[tuple[str, str]]:
+    """Train the fraud model on fraud_v1 (the one whose labels mature within a demo week), gate it,
+    and batch-score the last day's transactions with the result."""
+    from riskpipe.models.flows import score_date, train_from_store
+    from riskpipe.models.registry import CHALLENGER, CHAMPION, promote
+    from riskpipe.models.train import TrainInputError
+    from riskpipe.settings import get_settings
+
+    s = get_settings()
+    dates = _feature_dates(cfg)
+    not_yet = [("credit_pd, early_warning", "not trained: their labels need 365 / 30 days of history")]
+    try:
+        r = train_from_store("fraud", start=dates[0], end=dates[-1], num_boost_round=100)
+    except TrainInputError as err:  # a demo too short or too small for matured fraud labels
+        return [("fraud model", f"not trained: {err}"), *not_yet]
+    c = r.candidates[r.challenger_kind]
+    d = promote("fraud")
+    alias = CHAMPION if d.promoted else CHALLENGER
+    last = cfg.start + dt.timedelta(days=cfg.days - 1)
+    path, scored = score_date("fraud", last, alias=alias)
+    cards = ", ".join(f"{k} v{v.version} AUC {v.oot_metrics['auc']:.3f}" for k, v in r.candidates.items())
+    ratio = c.oot_metrics.get("auc_ratio_to_best")
+    return [
+        ("fraud training set (Feast point-in-time, matured labels only)",
+         f"{r.extra['training_set']}  [{r.n_train:,} train + {r.n_oot:,} out-of-time rows]"),
+        ("fraud candidates in MLflow (OOT)", f"{s.mlflow_tracking_uri}  [{cards}"
+                                             + (f"; {ratio:.2f} of the best achievable AUC" if ratio else "") + "]"),
+        ("promotion decision", f"{d.action}: {'; '.join(d.reasons)}"),
+        (f"batch scores of {last} ({alias} v{scored['model_version'].iloc[0] if len(scored) else '?'})",
+         f"{path}  [{len(scored):,} transactions]"),
+        *not_yet,
+    ]
+
+
+def step_report(cfg: DemoConfig) -> list[tuple[str, str]]:
+    from riskpipe.monitoring.metrics import MONITORING_DIR
+    from riskpipe.monitoring.report import build_report
+    from riskpipe.settings import get_settings
+
+    s = get_settings()
+    last = cfg.start + dt.timedelta(days=cfg.days - 1)
+    scores = s.lake / "scores" / "fraud" / f"dt={last.isoformat()}" / "data.parquet"
+    r = build_report(_feature_dates(cfg)[-1], scores=scores if scores.is_file() else None)
+    return [
+        ("risk report (HTML, open in a browser)", f"{r.path}  [{sum(r.sections.values())} of {len(r.sections)} "
+                                                  f"sections with data, {len(r.alerts)} alert(s)]"),
+        ("monitoring tables (Parquet, for BI tools)", f"{s.lake / MONITORING_DIR}  [{len(r.tables)} tables]"),
+    ]
+
+
 #: The demo's steps, in pipeline order. Later stages append theirs here.
 STEPS: list[tuple[str, Callable[[DemoConfig], list[tuple[str, str]]]]] = [
     ("generate", step_generate),
     ("ingest", step_ingest),
     ("indicators", step_indicators),
     ("features", step_features),
+    ("models", step_models),
+    ("report", step_report),
 ]
 
 
 def run_demo(cfg: DemoConfig, on_step: Callable[[str], None] | None = None) -> list[StepResult]:
     """Run every step in order; a failing step stops the demo with its error (nothing is hidden)."""
+    import os
+
+    from riskpipe.settings import reset_settings
+
     results = []
+    key = "RISKPIPE_FRAUD_LABEL_DAYS"
+    saved = os.environ.get(key)
+    if saved is None:
+        os.environ[key] = str(cfg.fraud_label_days)
+        reset_settings()
+    try:
+        return _run_steps(cfg, on_step, results)
+    finally:
+        if saved is None:
+            os.environ.pop(key, None)
+            reset_settings()
+
+
+def _run_steps(cfg: DemoConfig, on_step: Callable[[str], None] | None, results: list[StepResult]) -> list[StepResult]:
     for name, fn in STEPS:
         if on_step:
             on_step(name)

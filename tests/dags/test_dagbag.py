@@ -83,6 +83,7 @@ def test_risk_daily_shape_and_assets(dagbag) -> None:
     assert len(ingest) == 7
     assert dag.get_task("indicators").upstream_task_ids == ingest
     assert dag.get_task("materialize").upstream_task_ids == {"indicators"}
+    assert dag.get_task("skew_check").upstream_task_ids == {"materialize"}
     assert dag.get_task("ingest_bureau").upstream_task_ids == {"land", "ingest_customers"}
     assert dag.get_task("ingest_chargebacks").upstream_task_ids == {"land", "ingest_transactions"}
     assert dag.get_task("ingest_customers").upstream_task_ids == {"land"}

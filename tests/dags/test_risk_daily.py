@@ -64,7 +64,7 @@ def test_two_consecutive_days(daily_dag, dag_env: Path) -> None:
         for table in ("customer_credit_daily", "customer_fraud_daily", "customer_graph_daily"):
             part = s.features / table / f"dt={fdate}"
             assert (part / "data.parquet").is_file() and (part / "_VALIDATED").is_file(), (table, fdate)
-        assert r.tasks["materialize"] == "success"
+        assert r.tasks["materialize"] == r.tasks["skew_check"] == "success"
     from riskpipe.features.online import online_features
 
     cust = __import__("pandas").read_parquet(

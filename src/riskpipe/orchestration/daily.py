@@ -186,3 +186,30 @@ def materialize(ds: str) -> dict[str, Any]:
     result = feast_materialize(day, store=store)
     maybe_fail("materialize")
     return {"feature_date": day.isoformat(), "materialized": result.materialized, "skipped": result.skipped}
+
+
+class OnlineSkewError(RiskpipeError):
+    """Online feature values differ from the offline point-in-time values they were loaded from."""
+
+
+def skew_check(ds: str, sample: int = 50) -> dict[str, Any]:
+    """After materialisation: each model's feature service read online equals the offline store's
+    point-in-time values for a sample of entities (riskpipe check-skew); any difference fails the task."""
+    from riskpipe.features.skew import check_skew
+    from riskpipe.features.store import get_store
+    from riskpipe.models.flows import MODEL_SPECS
+
+    day = feature_date(ds)
+    store = get_store()
+    out: dict[str, Any] = {"feature_date": day.isoformat(), "services": {}}
+    bad: list[str] = []
+    for spec in MODEL_SPECS.values():
+        r = check_skew(spec.feature_service, store=store, n=sample)
+        out["services"][spec.feature_service] = {"entities": r.entities, "features": len(r.features),
+                                                 "at": r.at.isoformat(), "mismatches": len(r.mismatches)}
+        if r.mismatches:
+            bad.append(f"{spec.feature_service}: {len(r.mismatches)} mismatches, e.g. {r.mismatches[0]}")
+    maybe_fail("skew_check")
+    if bad:
+        raise OnlineSkewError("online/offline skew after materialising " + day.isoformat() + ": " + "; ".join(bad))
+    return out

@@ -4,7 +4,8 @@
     within the window (label_known_at = when the first one did); 0 once the window has passed
     without one (label_known_at = event_ts + fraud_label_days; a fraud chargeback reported later
     does not change it: the label is final when the window closes). Transactions whose window the
-    lake has not covered yet, and that have no fraud chargeback yet, are left out. -#}
+    lake has not covered yet are left out, even with a fraud chargeback already known: a row exists
+    only once matured, so recent days never carry their early positives without their negatives. -#}
 with transactions as (
     select *, {{ later('event_ts', var('fraud_label_days'), 'day') }} as window_end
     from {{ ref('stg_transactions__transactions') }}
@@ -28,8 +29,9 @@ labelled as (
         transactions.customer_id,
         transactions.amount,
         transactions.event_ts as feature_ts,
-        case when fraud_chargebacks.reported_known_at <= transactions.window_end then 1
-             when transactions.window_end <= horizon.horizon_ts then 0
+        case when transactions.window_end > horizon.horizon_ts then null  -- not matured: left out
+             when fraud_chargebacks.reported_known_at <= transactions.window_end then 1
+             else 0
         end as label,
         case when fraud_chargebacks.reported_known_at <= transactions.window_end
              then fraud_chargebacks.reported_known_at
