@@ -268,7 +268,10 @@ def test_swap_is_atomic_under_concurrent_requests(served):
             results = [f.result(timeout=60) for f in futures]
     finally:
         set_alias(mlc, "credit_pd", CHAMPION, "1", action="rollback", reason="serve test: back", settings=settings)
-    assert {r.model_version for r in results} == {"1", "2"}
+    # which version each request meets depends on thread timing (the alias move itself is covered
+    # deterministically by test_alias_move_is_picked_up_without_restart); what must hold for every
+    # one is a whole model: version and score from the same model
+    assert len(results) == 36 and {r.model_version for r in results} <= {"1", "2"}
     for r in results:
         assert r.probability == pytest.approx(want[r.model_version], rel=1e-12)
 
