@@ -83,6 +83,7 @@ def demo(
     customers: int = typer.Option(3_000, help="customers in the generated population"),
     days: int = typer.Option(8, help="landing days to generate and process"),
     seed: int = typer.Option(7, help="generator seed"),
+    airflow_days: int = typer.Option(2, help="last landing days run again through Airflow, then risk_retrain (0: none)"),
 ) -> None:
     """Run the whole pipeline end to end on the embedded defaults and summarise what it produced."""
     from rich.markup import escape
@@ -92,7 +93,7 @@ def demo(
     from riskpipe.settings import get_settings
     from riskpipe.ui import console, progress
 
-    cfg = DemoConfig(customers=customers, days=days, seed=seed)
+    cfg = DemoConfig(customers=customers, days=days, seed=seed, airflow_days=airflow_days)
     with progress() as bar:
         task = bar.add_task("demo", total=len(STEPS))
         results = run_demo(cfg, on_step=lambda name: bar.update(task, description=f"demo: {name}", advance=0))

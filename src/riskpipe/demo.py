@@ -35,6 +35,9 @@ class DemoConfig:
     fraud_level: float = 1.5
     chargeback_lag_days: tuple[int, int] = (1, 3)
     fraud_label_days: int = 3
+    #: the last N landing days are run again through Airflow (risk_daily via dag.test; idempotent, so
+    #: the same outputs), then risk_retrain for the day after; 0 skips the Airflow step
+    airflow_days: int = 2
 
 
 def _size(path: Path) -> str:
@@ -160,8 +163,12 @@ def step_models(cfg: DemoConfig) -> list[tuple[str, str]]:
     s = get_settings()
     dates = _feature_dates(cfg)
     not_yet = [("credit_pd, early_warning", "not trained: their labels need 365 / 30 days of history")]
+    from riskpipe.models.config import get_model_settings
+
+    ms = get_model_settings()  # the same settings as the risk_retrain DAG: its run finds this training
     try:
-        r = train_from_store("fraud", start=dates[0], end=dates[-1], num_boost_round=100)
+        r = train_from_store("fraud", start=dates[0], end=dates[-1], num_boost_round=ms.num_boost_round,
+                             gbm_params={"num_threads": ms.num_threads} if ms.num_threads else None)
     except TrainInputError as err:  # a demo too short or too small for matured fraud labels
         return [("fraud model", f"not trained: {err}"), *not_yet]
     c = r.candidates[r.challenger_kind]
@@ -174,7 +181,7 @@ def step_models(cfg: DemoConfig) -> list[tuple[str, str]]:
     return [
         ("fraud training set (Feast point-in-time, matured labels only)",
          f"{r.extra['training_set']}  [{r.n_train:,} train + {r.n_oot:,} out-of-time rows]"),
-        ("fraud candidates in MLflow (OOT)", f"{s.mlflow_tracking_uri}  [{cards}"
+        ("fraud candidates in MLflow (OOT)", f"{s.tracking_uri}  [{cards}"
                                              + (f"; {ratio:.2f} of the best achievable AUC" if ratio else "") + "]"),
         ("promotion decision", f"{d.action}: {'; '.join(d.reasons)}"),
         (f"batch scores of {last} ({alias} v{scored['model_version'].iloc[0] if len(scored) else '?'})",
@@ -199,6 +206,62 @@ def step_report(cfg: DemoConfig) -> list[tuple[str, str]]:
     ]
 
 
+def _riskpipe_cli(args: list[str], env: dict[str, str]) -> list[dict]:
+    """Run ``riskpipe <args> --json`` in a child process (Airflow configures itself at import: a process
+    of its own keeps the demo's environment clean); the per-run results, or the error with its output."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("riskpipe")
+    cmd = [str(exe) if exe.exists() else (shutil.which("riskpipe") or "riskpipe"), *args, "--json"]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    start = p.stdout.find("[")
+    try:
+        return json.loads(p.stdout[start:]) if start >= 0 else []
+    except json.JSONDecodeError:
+        pass
+    raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-4000:]}")
+
+
+def step_airflow(cfg: DemoConfig) -> list[tuple[str, str]]:
+    """The last landing days again, through Airflow this time, then the retraining DAG."""
+    import os
+
+    from riskpipe.orchestration.airflow_env import effective_environ
+    from riskpipe.orchestration.commands import where_to_look
+    from riskpipe.settings import get_settings
+
+    if cfg.airflow_days <= 0:
+        return [("Airflow", "skipped (--airflow-days 0)")]
+    s = get_settings()
+    # embedded Airflow under the demo's data dir (an AIRFLOW_* setting of the caller's shell is not the demo's)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env = {**base, "RISKPIPE_DATA_DIR": str(s.data_dir), "RISKPIPE_FRAUD_LABEL_DAYS": str(s.fraud_label_days),
+           "RISKPIPE_AIRFLOW_GENERATE": "false",  # the landing files are the demo's own: deliver nothing
+           "RISKPIPE_AIRFLOW_START_DATE": cfg.start.isoformat()}
+    last = cfg.start + dt.timedelta(days=cfg.days - 1)
+    first = max(cfg.start, last - dt.timedelta(days=cfg.airflow_days - 1))
+    daily = _riskpipe_cli(["airflow", "run-daily", "--start", first.isoformat(), "--end", last.isoformat()], env)
+    retrain_day = last + dt.timedelta(days=2)  # labels known by then: every feature date of the demo
+    retrain = _riskpipe_cli(["airflow", "test", "risk_retrain", "--date", retrain_day.isoformat()], env)
+    rows = []
+    for r in [*daily, *retrain]:
+        states: dict[str, int] = {}
+        for st in r["tasks"].values():
+            states[st] = states.get(st, 0) + 1
+        rows.append((f"{r['dag_id']} {r['logical_date']} (Airflow dag.test)",
+                     f"{r['state']}  [{', '.join(f'{n} {k}' for k, n in sorted(states.items()))}]"))
+    bad = [r for r in [*daily, *retrain] if r["state"] != "success"]
+    if bad:
+        raise RuntimeError("Airflow runs not successful: " + "; ".join(
+            f"{r['dag_id']} {r['logical_date']}: {r['tasks']}" for r in bad))
+    looks = where_to_look({**effective_environ(), "AIRFLOW_HOME": str((s.data_dir / "airflow").resolve()),
+                           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{(s.data_dir / 'airflow' / 'airflow.db').resolve()}"})
+    return rows + [("where to look", line) for line in looks]
+
+
 #: The demo's steps, in pipeline order. Later stages append theirs here.
 STEPS: list[tuple[str, Callable[[DemoConfig], list[tuple[str, str]]]]] = [
     ("generate", step_generate),
@@ -207,6 +270,7 @@ STEPS: list[tuple[str, Callable[[DemoConfig], list[tuple[str, str]]]]] = [
     ("features", step_features),
     ("models", step_models),
     ("report", step_report),
+    ("airflow", step_airflow),
 ]
 
 

@@ -43,7 +43,9 @@ final as (
             as distinct_categories_30d,
         cast(sum(case when in_30d = 1 then is_cross_border else 0 end) as double)
             / nullif(sum(in_30d), 0) as cross_border_share_30d,
-        max(event_ts) as last_txn_ts
+        -- whole seconds: Feast keeps online timestamps in seconds, so finer offline values would
+        -- differ between training (offline) and serving (online)
+        {{ dbt.date_trunc('second', 'max(event_ts)') }} as last_txn_ts
     from flagged
     group by customer_id
 )
