@@ -217,11 +217,14 @@ def _riskpipe_cli(args: list[str], env: dict[str, str]) -> list[dict]:
     exe = Path(sys.executable).with_name("riskpipe")
     cmd = [str(exe) if exe.exists() else (shutil.which("riskpipe") or "riskpipe"), *args, "--json"]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    start = p.stdout.find("[")
-    try:
-        return json.loads(p.stdout[start:]) if start >= 0 else []
-    except json.JSONDecodeError:
-        pass
+    # the JSON document starts on a line of its own ("[", indent=2); Airflow may log around it
+    lines = p.stdout.splitlines()
+    if p.returncode == 0:
+        for i in reversed([i for i, line in enumerate(lines) if line == "["]):
+            try:
+                return json.JSONDecoder().raw_decode("\n".join(lines[i:]))[0]
+            except json.JSONDecodeError:
+                continue
     raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-4000:]}")
 
 

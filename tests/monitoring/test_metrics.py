@@ -100,6 +100,34 @@ def test_reference_window_is_configurable(s) -> None:
     assert M.feature_drift(D, s, reference=(D - dt.timedelta(days=60), D - dt.timedelta(days=40))).empty
 
 
+def test_drift_reference_is_the_models_training_window(s, monkeypatch) -> None:
+    """RISKPIPE_MONITOR_REFERENCE_MODEL: PSI against the window the model was trained on."""
+    from riskpipe.models.train import train_model
+
+    fraud_world(s, shift=20.0)
+    rng = np.random.default_rng(1)
+    n = 1200
+    t = pd.Timestamp(D - dt.timedelta(days=5)) + pd.to_timedelta(rng.integers(0, 4 * 24, n), unit="h")
+    x = rng.normal(0, 1, n)
+    table = pd.DataFrame({"feature_ts": t, "txn_amount_24h": x,
+                          "label": (rng.random(n) < 1 / (1 + np.exp(-(x - 2)))).astype(int)})
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    r = train_model(table, "label", None, "feature_ts", "fraud", oot_from=str(D - dt.timedelta(days=2)),
+                    num_boost_round=10, gbm_params={"num_threads": 1}, settings=s)
+    start, end = (pd.Timestamp(x).date() for x in r.train_window)
+    assert (start, end) == (D - dt.timedelta(days=5), D - dt.timedelta(days=3))
+    assert M.training_window("fraud", s) == (start, end)
+    ms = load_monitor_settings(reference_model="fraud")
+    alerts = [a for a in drift_alerts(D, s, ms) if a["kind"] == "feature_drift"]
+    assert alerts and all(f"against {start}..{end}" in a["message"] for a in alerts)
+    # a model that was never registered: the 30 days before D, as without the setting (all five
+    # reference partitions of the lake, not only the three the model was trained on)
+    fallback = [a for a in drift_alerts(D, s, load_monitor_settings(reference_model="nope"))
+                if a["kind"] == "feature_drift"]
+    assert fallback and all(f"against {D - dt.timedelta(days=5)}..{D - dt.timedelta(days=1)}" in a["message"]
+                            for a in fallback)
+
+
 def test_drift_alert_fires_only_when_shifted(s, tmp_path, monkeypatch) -> None:
     fraud_world(s, shift=0.0)
     drift = [a for a in drift_alerts(D, s) if a["kind"] == "feature_drift"]

@@ -24,6 +24,9 @@ class MonitorSettings(BaseSettings):
     psi_bins: int = Field(10, ge=2, le=100, description="quantile bins of the reference for PSI")
     min_rows: int = Field(20, ge=1, description="fewer rows than this on either side: PSI not judged")
     reference_days: int = Field(30, ge=1, description="default reference window: the N days before D")
+    reference_model: str | None = Field(
+        None, description="drift reference = this registered model's training window (champion, else "
+        "challenger; falls back to reference_days when it has none); the monitoring DAG and report use it")
     freshness_hours: float = Field(
         48.0, gt=0, description="a feature table or silver source whose latest partition is older: stale")
     history_days: int = Field(30, ge=1, description="days of volume/validation history shown in the report")

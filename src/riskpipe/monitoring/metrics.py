@@ -283,7 +283,8 @@ def alerts_from(day: dt.date, drift: pd.DataFrame, fresh: pd.DataFrame, ms: Moni
 
 def drift_alerts(date: dt.date | str, settings: Settings | None = None, ms: MonitorSettings | None = None,
                  reference: tuple[dt.date, dt.date] | None = None) -> list[dict[str, Any]]:
-    """The threshold breaches for ``date``: feature PSI >= ``psi_warn`` (severity ``warning``) or
+    """The threshold breaches for ``date``: feature PSI (against ``reference``, else the training window
+    of ``reference_model``, else the ``reference_days`` before ``date``) >= ``psi_warn`` (``warning``) or
     >= ``psi_alert`` (``critical``) and stale feature tables / silver sources (``freshness_hours``).
 
     One dict per breach (kind, severity, subject, metric, value, threshold, message); for the
@@ -294,6 +295,8 @@ def drift_alerts(date: dt.date | str, settings: Settings | None = None, ms: Moni
     s = settings or get_settings()
     ms = ms or get_monitor_settings()
     day = _day(date)
+    if reference is None and ms.reference_model:
+        reference = training_window(ms.reference_model, s)
     frame = alerts_from(day, feature_drift(day, s, ms, reference), freshness(day, s, ms), ms)
     return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
             for r in frame.to_dict("records")]

@@ -330,6 +330,7 @@ def collect(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
     """Compute every input of the report for ``day``."""
     ms = ms or get_monitor_settings()
     step = on_step or (lambda _: None)
+    model_name = model_name or ms.reference_model
     note = "given window"
     if reference is None and model_name:
         step("training window")
