@@ -2,7 +2,8 @@
 
 land -> ingest_<source> (Spark, through the Great Expectations gate; a blocked gate fails the task and
 nothing downstream runs) -> indicators (dbt build with its tests + Spark graph job, for the feature
-date the day completes) -> materialize (Feast, validated partitions only) -> skew_check (online values
+date the day completes) -> validate_features (Great Expectations suite of every feature table; a
+failure stops this date here) -> materialize (Feast, validated partitions only) -> skew_check (online values
 equal the offline point-in-time values for a sample of entities of every model's feature service).
 
 Wiring only: every task calls a function of ``riskpipe.orchestration.daily`` with the run's logical
@@ -63,11 +64,17 @@ def risk_daily() -> None:
         for up in INGEST_UPSTREAM.get(source, []):
             ingested[up] >> t
 
-    @task(outlets=[FEATURES])
+    @task
     def indicators(ds: str | None = None) -> dict:
         from riskpipe.orchestration.daily import indicators as build
 
         return build(ds)
+
+    @task(outlets=[FEATURES])
+    def validate_features(built: dict, ds: str | None = None) -> dict:
+        from riskpipe.orchestration.daily import validate_features as gate
+
+        return gate(ds, built)
 
     @task(outlets=[ONLINE_FEATURES])
     def materialize(ds: str | None = None) -> dict:
@@ -83,7 +90,7 @@ def risk_daily() -> None:
 
     built = indicators()
     list(ingested.values()) >> built
-    built >> materialize() >> skew_check()
+    validate_features(built) >> materialize() >> skew_check()
 
 
 risk_daily()

@@ -99,8 +99,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, spark):
 def store_world(world, tmp_path_factory: pytest.TempPathFactory, spark):
     """Settings of a data dir with ``world``'s silver plus built, validated indicators of STORE_DATES."""
     from riskpipe.features.store import apply_definitions, get_store
-    from riskpipe.indicators.build import build_indicators, mark_validated
-    from riskpipe.indicators.graph import build_graph, validate_graph_partition
+    from riskpipe.indicators.build import build_indicators
+    from riskpipe.indicators.graph import build_graph
+    from riskpipe.quality.features import validate_features
     from riskpipe.settings import load_settings, reset_settings
 
     data = tmp_path_factory.mktemp("store_world") / "data"
@@ -114,8 +115,9 @@ def store_world(world, tmp_path_factory: pytest.TempPathFactory, spark):
         reset_settings()
         s = load_settings(spark_master="local[2]", spark_shuffle_partitions=2, spark_driver_memory="2g")
         for day in STORE_DATES:
-            mark_validated(build_indicators(day, s), s)
-            validate_graph_partition(build_graph(day, settings=s, spark=spark))
+            build_indicators(day, s)
+            build_graph(day, settings=s, spark=spark)
+            validate_features(day, settings=s, spark=spark, require=True)
         apply_definitions(get_store(s), settings=s)
     reset_settings()
     return s

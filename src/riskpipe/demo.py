@@ -90,25 +90,27 @@ def _feature_dates(cfg: DemoConfig) -> list[dt.date]:
 
 
 def step_indicators(cfg: DemoConfig) -> list[tuple[str, str]]:
-    from riskpipe.indicators.build import build_indicators, mark_validated
-    from riskpipe.indicators.graph import build_graph, validate_graph_partition
+    from riskpipe.indicators.build import build_indicators
+    from riskpipe.indicators.graph import build_graph
+    from riskpipe.quality.features import validate_features
     from riskpipe.settings import get_settings
 
     s = get_settings()
     rows: dict[str, int] = {}
-    tests = 0
+    tests = checked = 0
     for day in _feature_dates(cfg):
         result = build_indicators(day)
-        mark_validated(result)
         tests += result.tests_passed
         for name, node in result.tables.items():
             rows[name] = rows.get(name, 0) + (node.rows or 0)
-        validate_graph_partition(build_graph(day))
+        build_graph(day)
+        checked += len(validate_features(day, require=True, evidence={"dbt_run_dir": result.run_dir}).results)
     shown = ", ".join(f"{k} {v:,}" for k, v in rows.items())
     return [
         ("feature and label tables (dbt, one partition per feature date)", f"{s.features}  [{shown}]"),
         ("dbt tests passed (data + unit, all dates)", f"{tests:,}"),
         ("graph features (Spark connected components)", str(s.features / "customer_graph_daily")),
+        ("feature partitions passed their GX suites (all dates)", f"{checked:,}  [{s.reports / 'data_docs' / 'index.html'}]"),
     ]
 
 

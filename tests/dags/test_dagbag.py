@@ -76,16 +76,18 @@ def test_parsing_imports_nothing_heavy(airflow_home: dict[str, str]) -> None:
 
 
 def test_risk_daily_shape_and_assets(dagbag) -> None:
-    """ingest per source in parallel after land; indicators after all of them; materialise last;
+    """ingest per source in parallel after land; indicators after all of them; the feature gate before
+    materialisation;
     fresh features and online features are published as assets for downstream DAGs."""
     dag = dagbag.dags["risk_daily"]
     ingest = {t for t in dag.task_ids if t.startswith("ingest_")}
     assert len(ingest) == 7
     assert dag.get_task("indicators").upstream_task_ids == ingest
-    assert dag.get_task("materialize").upstream_task_ids == {"indicators"}
+    assert dag.get_task("validate_features").upstream_task_ids == {"indicators"}
+    assert dag.get_task("materialize").upstream_task_ids == {"validate_features"}
     assert dag.get_task("skew_check").upstream_task_ids == {"materialize"}
     assert dag.get_task("ingest_bureau").upstream_task_ids == {"land", "ingest_customers"}
     assert dag.get_task("ingest_chargebacks").upstream_task_ids == {"land", "ingest_transactions"}
     assert dag.get_task("ingest_customers").upstream_task_ids == {"land"}
-    outlets = {o.name for t in ("indicators", "materialize") for o in dag.get_task(t).outlets}
+    outlets = {o.name for t in ("validate_features", "materialize") for o in dag.get_task(t).outlets}
     assert outlets == {"riskpipe_features", "riskpipe_online_features"}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from riskpipe.errors import ConfigError, RiskpipeError
+from riskpipe.features.tables import VALIDATED_MARKER
 
 if TYPE_CHECKING:
     from riskpipe.settings import Settings
@@ -244,29 +245,10 @@ def _publish_spark_partitions(s: Settings, day: dt.date, nodes: list[NodeResult]
                                            f"found {len(parts)}")
             final = partition_path(s, n.name, day)
             final.parent.mkdir(parents=True, exist_ok=True)
+            # a rewritten partition is unvalidated until the feature gate passes it again
+            (final.parent / VALIDATED_MARKER).unlink(missing_ok=True)
             os.replace(parts[0], final)
             shutil.rmtree(root, ignore_errors=True)
             n = dataclasses.replace(n, rows=_parquet_rows(final), path=str(final))
         out.append(n)
     return out
-
-
-def mark_validated(result: IndicatorsResult, settings: Settings | None = None) -> list[Path]:
-    """Mark the partitions a successful build wrote as validated (``dt=D/_VALIDATED``), so that
-    :func:`riskpipe.features.materialize.materialize` loads them. Only called after ``dbt build``
-    passed every data and unit test of those tables (a failed build raises before), and the marker
-    records which run validated it."""
-    from riskpipe.features.tables import VALIDATED_MARKER
-    from riskpipe.settings import get_settings
-
-    s = settings or get_settings()
-    marked = []
-    for name in result.tables:
-        part = partition_path(s, name, result.date).parent
-        if not (part / "data.parquet").is_file():
-            continue
-        marker = part / VALIDATED_MARKER
-        marker.write_text(json.dumps({"validated_by": "dbt build (data + unit tests)", "run_dir": result.run_dir,
-                                      "tests_passed": result.tests_passed}, sort_keys=True))
-        marked.append(marker)
-    return marked

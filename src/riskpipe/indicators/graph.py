@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from riskpipe.errors import RiskpipeError
+from riskpipe.features.tables import VALIDATED_MARKER
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -164,47 +165,8 @@ def build_graph(day: dt.date | str, settings: Settings | None = None, spark: Spa
     if len(parts) != 1:
         raise GraphBuildFailed(f"{TABLE} {day}: expected one part file in {staging}, found {len(parts)}")
     final.parent.mkdir(parents=True, exist_ok=True)
+    (final.parent / VALIDATED_MARKER).unlink(missing_ok=True)  # unvalidated until the feature gate passes it
     os.replace(parts[0], final)
     shutil.rmtree(staging.parent, ignore_errors=True)
     log.info("%s %s written to %s", TABLE, day, final)
     return final
-
-
-def validate_graph_partition(path: Path) -> Path:
-    """Check a written ``customer_graph_daily`` partition and mark it validated (``_VALIDATED``).
-
-    Rules: one row per customer, keys and times non-null, one feature time, component size >= 1,
-    customers per device >= 0, bad share within [0, 1]. A violation raises :class:`GraphBuildFailed`
-    naming the rule and a sample of customers, and no marker is written (the partition is not
-    materialised)."""
-    import json
-
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from riskpipe.features.tables import VALIDATED_MARKER
-
-    t = pq.read_table(path)
-    problems = []
-    ids = t.column("customer_id")
-    if ids.null_count or len(pc.unique(ids)) != t.num_rows:
-        problems.append("customer_id not unique and non-null")
-    if t.column("feature_ts").null_count or len(pc.unique(t.column("feature_ts"))) > 1:
-        problems.append("feature_ts not a single non-null time")
-    for col, lo, hi in (("component_size", 1, None), ("max_customers_per_device", 0, None),
-                        ("component_bad_share", 0.0, 1.0)):
-        c = t.column(col)
-        bad = pc.is_null(c)
-        bad = pc.or_(bad, pc.less(c, lo))
-        if hi is not None:
-            bad = pc.or_(bad, pc.greater(c, hi))
-        n = pc.sum(bad).as_py() or 0
-        if n:
-            sample = ids.filter(bad).to_pylist()[:5]
-            problems.append(f"{col} outside [{lo}, {hi if hi is not None else 'inf'}] for {n} rows, e.g. {sample}")
-    if problems:
-        raise GraphBuildFailed(f"{TABLE} {path.parent.name}: not validated: " + "; ".join(problems))
-    marker = path.parent / VALIDATED_MARKER
-    marker.write_text(json.dumps({"validated_by": "riskpipe.indicators.graph.validate_graph_partition",
-                                  "rows": t.num_rows}, sort_keys=True))
-    return marker

@@ -162,17 +162,29 @@ def feature_date(ds: str) -> dt.date:
 
 def indicators(ds: str) -> dict[str, Any]:
     """dbt build (models + data and unit tests) of every feature and label table for the feature date
-    the day completes, then the Spark graph job; partitions that passed are marked validated."""
-    from riskpipe.indicators.build import build_indicators, mark_validated
-    from riskpipe.indicators.graph import build_graph, validate_graph_partition
+    the day completes, then the Spark graph job. The partitions are written but not yet validated."""
+    from riskpipe.indicators.build import build_indicators
+    from riskpipe.indicators.graph import build_graph
 
     day = feature_date(ds)
     result = build_indicators(day)
-    marked = mark_validated(result)
-    marked.append(validate_graph_partition(build_graph(day)))
+    graph = build_graph(day)
     maybe_fail("indicators")
-    return {"feature_date": day.isoformat(), "tests_passed": result.tests_passed,
-            "tables": {k: v.rows for k, v in result.tables.items()}, "validated": len(marked)}
+    return {"feature_date": day.isoformat(), "tests_passed": result.tests_passed, "run_dir": result.run_dir,
+            "tables": {k: v.rows for k, v in result.tables.items()}, "graph": str(graph)}
+
+
+def validate_features(ds: str, built: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The feature gate: every feature table's Great Expectations suite on the feature date's partition;
+    passed partitions are marked validated (only those are materialised), a failure fails the task and
+    stops materialisation for this date (:class:`riskpipe.quality.features.FeaturesBlocked`)."""
+    from riskpipe.quality.features import validate_features as gate
+
+    day = feature_date(ds)
+    evidence = {"dbt_run_dir": built.get("run_dir"), "dbt_tests_passed": built.get("tests_passed")} if built else {}
+    result = gate(day, require=True, evidence=evidence)
+    maybe_fail("validate_features")
+    return result.as_dict()
 
 
 def materialize(ds: str) -> dict[str, Any]:
