@@ -159,6 +159,11 @@ class Settings(BaseSettings):
         return self.lake / "_runs"
 
     @property
+    def decisions(self) -> Path:
+        """The online decision log (``riskpipe serve``): ``<lake>/decisions/model=<m>/dt=<day>/``."""
+        return self.lake / "decisions"
+
+    @property
     def ground_truth(self) -> Path:
         return (self.data_dir / "ground_truth").resolve()
 

@@ -113,7 +113,8 @@ def batch_row(settings, store, service: str, entity: dict) -> pd.DataFrame:
 
 
 def without_latency(body: dict) -> dict:
-    return {k: v for k, v in body.items() if k != "latency_ms"}
+    """The answer minus what differs per call (time taken, decision log id)."""
+    return {k: v for k, v in body.items() if k not in ("latency_ms", "decision_id")}
 
 
 # ---- scoring ----------------------------------------------------------------------------------------
@@ -151,7 +152,9 @@ def test_credit_score_equals_batch_and_training_row(served, client):
 
 def test_identical_requests_identical_scores(client):
     req = {"customer_id": "c2", "requested_amount": 777.5}
-    answers = [without_latency(client.post("/v1/score/credit_pd", json=req).json()) for _ in range(3)]
+    raw = [client.post("/v1/score/credit_pd", json=req).json() for _ in range(3)]
+    assert len({a["decision_id"] for a in raw}) == 3  # one logged decision per request
+    answers = [without_latency(a) for a in raw]
     assert answers[0]["model_version"] == "1"
     assert answers[0] == answers[1] == answers[2]
     other = client.post("/v1/score/credit_pd", json={**req, "requested_amount": 50_000.0}).json()
@@ -362,3 +365,139 @@ def test_riskpipe_serve_process(served, client, tmp_path):
             proc.kill()
             proc.wait()
         log.close()
+    # a graceful stop (SIGTERM) writes the decision log before the process exits
+    from riskpipe.models.decisions import find_decision
+
+    logged = find_decision(r.json()["decision_id"], data / "lake" / "decisions")
+    assert logged["probability"] == r.json()["probability"] and logged["role"] == "champion"
+
+
+# ---- decision log, replay, shadow challenger -----------------------------------------------------------
+REQUESTS = [
+    ("credit_pd", {"application_id": "a-9", "customer_id": "c3", "requested_amount": 1200.0}),
+    ("credit_pd", {"customer_id": "nobody-known", "requested_amount": 80.0}),
+    ("fraud", {"txn_id": "t-1", "customer_id": "c2", "amount": 49.9, "event_time": "2026-01-05T03:10:00Z"}),
+    ("early_warning", {"loan_id": "l1", "customer_id": "c1"}),
+]
+
+
+def _score_all(settings, decision_dir, **serve):
+    with TestClient(app_for(settings, decision_dir=decision_dir, decision_flush_seconds=0.2, **serve)) as c:
+        answers = []
+        for path, req in REQUESTS:
+            r = c.post(f"/v1/score/{path}", json=req)
+            assert r.status_code == 200, r.text
+            answers.append(r.json())
+    return answers  # leaving the client ran the app's shutdown: the log is written
+
+
+def test_every_decision_is_logged_as_served_and_replays_identically(served, tmp_path):
+    from typer.testing import CliRunner
+
+    from riskpipe.cli import app as cli
+    from riskpipe.models.decisions import DecisionNotFound, read_decisions, replay
+
+    settings = served[0]
+    answers = _score_all(settings, tmp_path / "decisions", shadow=False)
+    logged = read_decisions(tmp_path / "decisions")
+    assert sorted(logged.decision_id) == sorted(a["decision_id"] for a in answers)
+    assert set(logged.role) == {"champion"}
+    by_id = logged.set_index("decision_id")
+    for (path, req), a in zip(REQUESTS, answers, strict=True):
+        rec = by_id.loc[a["decision_id"]]
+        assert (rec.endpoint, rec.model_name, rec.model_version, rec.feature_service) == (
+            path, a["model_name"], a["model_version"], a["feature_service"])
+        assert (rec.probability, rec.score, rec.band, list(rec.reason_codes), rec.latency_ms) == (
+            a["probability"], a["score"], a["band"], a["reason_codes"], a["latency_ms"])
+        assert list(rec.features_missing) == a["features_missing"]
+        assert {k: v for k, v in __import__("json").loads(rec.request).items() if v is not None} == req
+        # partitioned by model and day of the decision
+        assert a["decision_id"].startswith(rec.decided_at.strftime("%Y%m%d"))
+        r = replay(a["decision_id"], settings, root=tmp_path / "decisions")
+        assert r.identical, r.differences
+        assert r.replayed["probability"] == a["probability"] and r.replayed["reason_codes"] == a["reason_codes"]
+    assert {p.parent.parent.name for p in (tmp_path / "decisions").rglob("*.parquet")} == {
+        "model=credit_pd", "model=fraud", "model=early_warning"}
+    # the served features are what the model saw: the unknown customer's are logged as null
+    unknown = __import__("json").loads(by_id.loc[answers[1]["decision_id"]].features)
+    assert unknown["customer_id"] == "nobody-known" and unknown["bureau_score"] is None
+
+    out = CliRunner().invoke(cli, ["replay", answers[0]["decision_id"], "--decision-dir", str(tmp_path / "decisions"),
+                                   "--json"])
+    assert out.exit_code == 0, out.output
+    assert '"identical": true' in out.output
+    missing = CliRunner().invoke(cli, ["replay", "20260101-" + "0" * 32, "--decision-dir", str(tmp_path / "decisions")])
+    assert isinstance(missing.exception, DecisionNotFound) and "looked in dt=2026-01-01" in str(missing.exception)
+
+
+def test_replay_detects_a_changed_record(served, tmp_path):
+    """Replay really recomputes: a record whose logged features were altered no longer matches."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from riskpipe.models.decisions import read_decisions, replay
+
+    settings = served[0]
+    answers = _score_all(settings, tmp_path / "decisions", shadow=False)
+    first = answers[0]["decision_id"]
+    df = read_decisions(tmp_path / "decisions", model="credit_pd")
+    df = df[df.decision_id == first].drop(columns=["model", "dt"]).reset_index(drop=True)
+    feats = json.loads(df.at[0, "features"])
+    feats["bureau_score"] = feats["bureau_score"] + 4000.0
+    df.at[0, "features"] = json.dumps(feats)
+    forged = tmp_path / "forged" / "model=credit_pd" / f"dt={df.at[0, 'decided_at']:%Y-%m-%d}"
+    forged.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), forged / "part-0.parquet")
+    r = replay(first, settings, root=tmp_path / "forged")
+    assert not r.identical and any(d.startswith("probability") for d in r.differences), r
+
+
+def test_challenger_scores_in_shadow_logged_never_returned(served, tmp_path):
+    from riskpipe.models.decisions import read_decisions
+    from riskpipe.models.explain import score_table
+    from riskpipe.models.registry import CHALLENGER, alias_version, set_alias
+
+    settings, store, mlc, _ = served
+    before = alias_version(mlc, "credit_pd", CHALLENGER)
+    set_alias(mlc, "credit_pd", CHALLENGER, "2", action="train", reason="serve test: shadow", settings=settings)
+    try:
+        answers = _score_all(settings, tmp_path / "decisions", shadow=True)
+    finally:
+        if before is not None and str(before.version) != "2":
+            set_alias(mlc, "credit_pd", CHALLENGER, str(before.version), action="train", reason="serve test: back",
+                      settings=settings)
+    credit = [a for (path, _), a in zip(REQUESTS, answers, strict=True) if path == "credit_pd"]
+    assert all(a["model_version"] == "1" for a in credit)  # the caller only ever sees the champion
+    logged = read_decisions(tmp_path / "decisions", model="credit_pd")
+    shadow = logged[logged.role == "shadow"].set_index("shadow_of")
+    assert sorted(shadow.index) == sorted(a["decision_id"] for a in credit)
+    assert set(shadow.model_version) == {"2"}
+    # the challenger saw the champion's features: its score is v2's batch score of that row
+    a = credit[0]
+    row = batch_row(settings, store, "credit_pd_v1", {"customer_id": "c3", "requested_amount": 1200.0})
+    assert shadow.loc[a["decision_id"], "probability"] == pytest.approx(
+        float(score_table("models:/credit_pd/2", row).iloc[0]["probability"]), rel=1e-12)
+    assert shadow.loc[a["decision_id"], "probability"] != a["probability"]
+
+
+def test_a_decision_log_that_cannot_write_makes_the_api_unready_and_loses_nothing(served, tmp_path):
+    settings = served[0]
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the log folder should be")
+    app = app_for(settings, decision_dir=blocked, decision_flush_seconds=3600, shadow=False)  # flushed by hand
+    with TestClient(app) as c:
+        r = c.post("/v1/score/credit_pd", json={"customer_id": "c1", "requested_amount": 10.0})
+        assert r.status_code == 200  # scoring goes on
+        log = app.state.scorer.decisions
+        log.flush()
+        ready = c.get("/ready")
+        assert ready.status_code == 503 and ready.json()["decision_log"]["last_error"]
+        assert ready.json()["decision_log"]["buffered"] == 1 and ready.json()["decision_log"]["dropped"] == 0
+        blocked.unlink()  # the disk is back
+        assert log.flush() == 1
+        assert c.get("/ready").status_code == 200
+    from riskpipe.models.decisions import find_decision
+
+    assert find_decision(r.json()["decision_id"], blocked)["probability"] == r.json()["probability"]

@@ -233,3 +233,31 @@ def register(app: typer.Typer) -> None:
                      if v is not None}
         app_ = create_app(serve_settings=load_serve_settings(**overrides))
         uvicorn.run(app_, host=host, port=port, log_level=get_settings().log_level.lower())
+
+    @app.command("replay")
+    def replay_cmd(
+        decision_id: str = typer.Argument(..., help="a decision id from the scoring API's answer or the decision log"),
+        decision_dir: Path = typer.Option(None, "--decision-dir", help="decision log folder (default <lake>/decisions)"),
+        as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    ) -> None:
+        """Re-score a logged online decision with its recorded model version and features; exit 1 if it differs."""
+        import json
+
+        from rich.table import Table
+
+        from riskpipe.models.decisions import replay
+        from riskpipe.ui import console
+
+        r = replay(decision_id, root=decision_dir)
+        if as_json:
+            typer.echo(json.dumps(r.as_dict(), indent=2, default=str))
+        else:
+            t = Table(title=f"decision {r.decision_id}: {r.model_name} v{r.model_version}")
+            for col in ("", "recorded", "replayed"):
+                t.add_column(col, overflow="fold")
+            for k in r.recorded:
+                t.add_row(k, str(r.recorded[k]), str(r.replayed[k]))
+            console.print(t)
+            console.print("[green]identical" if r.identical else "[red]DIFFERENT: " + "; ".join(r.differences))
+        if not r.identical:
+            raise typer.Exit(1)

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
@@ -50,6 +51,11 @@ class ServeSettings(BaseSettings):
     early_warning_model: str = Field(
         "early_warning", min_length=1, description="registered model behind /v1/score/early_warning")
     preload: bool = Field(True, description="load the champions and warm the online store at start-up")
+    decision_log: bool = Field(True, description="log every decision (riskpipe.models.decisions)")
+    decision_dir: Path | None = Field(None, description="decision log folder (default <lake>/decisions)")
+    decision_flush_seconds: float = Field(1.0, gt=0, description="the decision log is written at least this often")
+    shadow: bool = Field(True, description="score the 'challenger' alias in shadow (logged, never returned)")
+    shadow_queue: int = Field(1000, ge=1, description="shadow scorings waiting at most; beyond, skipped and counted")
 
 
 def load_serve_settings(**overrides: object) -> ServeSettings:
@@ -112,6 +118,7 @@ class ScoreResponse(BaseModel):
     reason_codes: list[str]
     features_missing: list[str] = Field(description="model features with no online value (scored as missing)")
     latency_ms: float
+    decision_id: str | None = Field(None, description="id in the decision log (`riskpipe replay <id>`); null when off")
 
 
 @dataclass(frozen=True)
@@ -189,10 +196,12 @@ class _State:
 
 
 class ChampionSlot:
-    """Holds the champion of one model; re-reads the alias at most every ``check_seconds``."""
+    """Holds the version behind one alias of a model (``champion`` by default; ``challenger`` for shadow
+    scoring); re-reads the alias at most every ``check_seconds``."""
 
-    def __init__(self, model_name: str, feature_service: str, settings: Settings, check_seconds: float) -> None:
-        self.model_name, self.feature_service = model_name, feature_service
+    def __init__(self, model_name: str, feature_service: str, settings: Settings, check_seconds: float,
+                 alias: str = "champion") -> None:
+        self.model_name, self.feature_service, self.alias = model_name, feature_service, alias
         self.settings, self.check_seconds = settings, check_seconds
         self._state: _State | None = None
         self._checked = -math.inf
@@ -220,29 +229,30 @@ class ChampionSlot:
         return state.champion
 
     def _refresh(self) -> None:
-        from riskpipe.models.registry import CHAMPION, alias_version, configure_mlflow
+        from riskpipe.models.registry import alias_version, configure_mlflow
 
         prev = self._state
         self._checked = time.monotonic()
         try:
             if self._client is None:
                 self._client = configure_mlflow(self.settings)
-            mv = alias_version(self._client, self.model_name, CHAMPION)
+            mv = alias_version(self._client, self.model_name, self.alias)
         except Exception as err:  # registry unreachable: keep serving what is loaded, if anything
             log.warning("cannot read the champion of %s: %s", self.model_name, err)
             if prev is not None and prev.champion is not None:
                 return
             self._state = _State(None, None, None, ServeError(
                 503, "model_registry_unavailable",
-                f"cannot read the '{CHAMPION}' alias of {self.model_name!r} from {self.settings.tracking_uri}: "
+                f"cannot read the '{self.alias}' alias of {self.model_name!r} from {self.settings.tracking_uri}: "
                 f"{type(err).__name__}: {err}", model_name=self.model_name))
             return
         if mv is None:
             if prev is None or prev.version is not None:
-                log.warning("model %s has no champion", self.model_name)
+                log.log(logging.WARNING if self.alias == "champion" else logging.INFO, "model %s has no %s",
+                        self.model_name, self.alias)
             self._state = _State(None, None, None, ServeError(
                 503, "no_champion",
-                f"registered model {self.model_name!r} has no '{CHAMPION}' version in {self.settings.tracking_uri} "
+                f"registered model {self.model_name!r} has no '{self.alias}' version in {self.settings.tracking_uri} "
                 f"(train it and run `riskpipe promote --model-name {self.model_name}`)",
                 model_name=self.model_name))
             return
@@ -271,7 +281,8 @@ class ChampionSlot:
         champ = Champion(self.model_name, version, tag, est, mv.run_id,
                          dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
         self._state = _State(version, tag, champ, None)
-        log.info("serving %s v%s (was %s)", self.model_name, version,
+        log.info("%s %s v%s (was %s)", "serving" if self.alias == "champion" else f"{self.alias} (shadow)",
+                 self.model_name, version,
                  f"v{prev.champion.version}" if prev and prev.champion else "none")
 
     def _load(self, version: str):  # noqa: ANN202
@@ -304,6 +315,33 @@ class Scorer:
         self._store = None
         self._store_lock = threading.Lock()
         self.where = online_store_location(settings)
+        self.decisions = None
+        if serve_settings.decision_log:
+            from riskpipe.models.decisions import DecisionLog
+
+            self.decisions = DecisionLog(serve_settings.decision_dir or settings.decisions,
+                                         flush_seconds=serve_settings.decision_flush_seconds)
+        self.shadow_slots: dict[str, ChampionSlot] = {}
+        self._shadow_pool = None
+        self._shadow_pending = 0
+        self._shadow_lock = threading.Lock()
+        self.shadow_skipped = 0
+        if serve_settings.shadow and self.decisions is not None:
+            import concurrent.futures as cf
+
+            from riskpipe.models.registry import CHALLENGER
+
+            self.shadow_slots = {k: ChampionSlot(e.model_name, e.feature_service, settings,
+                                                 serve_settings.champion_check_seconds, alias=CHALLENGER)
+                                 for k, e in self.endpoints.items()}
+            self._shadow_pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskpipe-shadow")
+
+    def close(self) -> None:
+        """Finish shadow scorings and write the decision log (at shutdown)."""
+        if self._shadow_pool is not None:
+            self._shadow_pool.shutdown(wait=True)
+        if self.decisions is not None:
+            self.decisions.close()
 
     def store(self):  # noqa: ANN201
         if self._store is None:
@@ -358,12 +396,82 @@ class Scorer:
                              model_name=champ.model_name, model_version=champ.version,
                              feature_service=ep.feature_service) from None
         missing = [f for f in feats if pd.isna(X.at[X.index[0], f])]
+        decision_id = None
+        latency = round((time.perf_counter() - started) * 1000.0, 3)
+        if self.decisions is not None:
+            from riskpipe.models.decisions import new_decision_id, to_json
+
+            now = dt.datetime.now(dt.UTC)
+            decision_id = new_decision_id(now)
+            request = to_json(body.model_dump(mode="json"))
+            self.decisions.append({
+                "decision_id": decision_id, "decided_at": now, "role": "champion", "shadow_of": None,
+                "endpoint": key, "model_name": champ.model_name, "model_version": champ.version,
+                "model_run_id": champ.run_id, "feature_service": ep.feature_service,
+                "request_id": ep.request_id(body), "request": request, "features": to_json(row),
+                "features_missing": missing, "probability": scored.probability, "score": scored.score,
+                "band": scored.band, "reason_codes": list(scored.reason_codes), "latency_ms": latency})
+            self._submit_shadow(key, champ.version, decision_id, row, request, ep.request_id(body))
         return ScoreResponse(
             model_name=champ.model_name, model_version=champ.version, feature_service=ep.feature_service,
             request_id=ep.request_id(body), probability=scored.probability, score=scored.score, band=scored.band,
-            reason_codes=scored.reason_codes, features_missing=missing,
-            latency_ms=round((time.perf_counter() - started) * 1000.0, 3),
+            reason_codes=scored.reason_codes, features_missing=missing, latency_ms=latency, decision_id=decision_id,
         )
+
+    # ---- shadow challenger ------------------------------------------------------------------------
+    def _submit_shadow(self, key: str, champion_version: str, decision_id: str, row: dict[str, Any],
+                       request: str, request_id: str | None) -> None:
+        if self._shadow_pool is None:
+            return
+        with self._shadow_lock:
+            if self._shadow_pending >= self.ss.shadow_queue:
+                self.shadow_skipped += 1
+                return
+            self._shadow_pending += 1
+        try:
+            self._shadow_pool.submit(self._shadow, key, champion_version, decision_id, row, request, request_id)
+        except RuntimeError:  # shutting down
+            with self._shadow_lock:
+                self._shadow_pending -= 1
+
+    def _shadow(self, key: str, champion_version: str, decision_id: str, row: dict[str, Any], request: str,
+                request_id: str | None) -> None:
+        """Score the challenger on the champion's features and log it (role shadow); never raises."""
+        import pandas as pd
+
+        from riskpipe.models.decisions import new_decision_id, to_json
+        from riskpipe.models.explain import feature_matrix, score
+
+        try:
+            started = time.perf_counter()
+            ep = self.endpoints[key]
+            try:
+                ch = self.shadow_slots[key].get()
+            except ServeError:
+                return  # no challenger (or one that cannot serve this endpoint): nothing to shadow
+            if ch.version == champion_version:
+                return
+            feats = list(ch.estimator.features)
+            if any(f not in row for f in feats):
+                log.warning("shadow %s v%s needs features %s not served", ch.model_name, ch.version,
+                            [f for f in feats if f not in row])
+                return
+            X = feature_matrix(pd.DataFrame([{f: row[f] for f in feats}]), feats)
+            scored = score(ch.estimator, X)[0]
+            now = dt.datetime.now(dt.UTC)
+            self.decisions.append({
+                "decision_id": new_decision_id(now), "decided_at": now, "role": "shadow", "shadow_of": decision_id,
+                "endpoint": key, "model_name": ch.model_name, "model_version": ch.version, "model_run_id": ch.run_id,
+                "feature_service": ep.feature_service, "request_id": request_id, "request": request,
+                "features": to_json(row), "features_missing": [f for f in feats if pd.isna(X.at[X.index[0], f])],
+                "probability": scored.probability, "score": scored.score, "band": scored.band,
+                "reason_codes": list(scored.reason_codes),
+                "latency_ms": round((time.perf_counter() - started) * 1000.0, 3)})
+        except Exception:  # shadow scoring must never hurt serving
+            log.exception("shadow scoring of %s failed", key)
+        finally:
+            with self._shadow_lock:
+                self._shadow_pending -= 1
 
     def online_status(self) -> dict[str, Any]:
         """Reachability of the online store: one bounded read of an entity nobody has, per service."""
@@ -414,6 +522,7 @@ def create_app(settings: Settings | None = None, *, serve_settings: ServeSetting
 
             await anyio.to_thread.run_sync(scorer.preload)
         yield
+        scorer.close()
 
     app = FastAPI(title="riskpipe scoring API", version="1",
                   description="Champion models scored on online features from their Feast feature service.",
@@ -440,9 +549,14 @@ def create_app(settings: Settings | None = None, *, serve_settings: ServeSetting
         """Readiness: a champion is loaded for every model and the online store answers."""
         models = {k: slot.status() for k, slot in scorer.slots.items()}
         online = scorer.online_status()
-        ok = online["ok"] and all(m["ok"] for m in models.values())
+        log_status = scorer.decisions.status() if scorer.decisions is not None else {"enabled": False}
+        # a decision log that cannot write is an audit gap: not ready until it writes again
+        ok = online["ok"] and all(m["ok"] for m in models.values()) and not log_status.get("last_error")
+        shadow = {k: slot.status() for k, slot in scorer.shadow_slots.items()}
         return JSONResponse(status_code=200 if ok else 503,
-                            content={"ready": ok, "models": models, "online_store": online})
+                            content={"ready": ok, "models": models, "online_store": online,
+                                     "decision_log": log_status,
+                                     "shadow": {"models": shadow, "skipped": scorer.shadow_skipped}})
 
     def _route(key: str, body_type: type[_Body]) -> Callable[..., ScoreResponse]:
         def handler(body):  # noqa: ANN001, ANN202

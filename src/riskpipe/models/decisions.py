@@ -1,0 +1,256 @@
+"""The decision log: every online score, as served, to partitioned Parquet; replay of any decision.
+
+A decision record holds what is needed to explain and reproduce a score months later: the request,
+the feature values the model saw (online values + request fields, as JSON), the model name, version
+and run, the feature service, score, probability, band, reason codes and latency. The champion's
+decision is returned to the caller; the challenger's (``role = shadow``) is scored on the same
+features after the answer, logged with ``shadow_of`` = the champion decision id, and never returned.
+
+Writing never sits on the request path: :meth:`DecisionLog.append` puts the record in a buffer and a
+background thread writes a file per (model, day) every ``flush_seconds`` or ``flush_rows``
+(``<decision_dir>/model=<name>/dt=YYYY-MM-DD/part-<time>-<uuid>.parquet``, written to a temporary name
+and renamed, so readers never see half a file). A full buffer (the disk cannot keep up) drops the
+oldest undelivered records *and counts them* (``dropped``, in ``/ready`` and the log) rather than
+blocking scoring. :func:`replay` re-scores one decision with the recorded model version and features.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import math
+import os
+import threading
+import uuid
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from riskpipe.errors import RiskpipeError
+
+if TYPE_CHECKING:
+    from riskpipe.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: column order of a decision file (all partitions share it)
+COLUMNS = ("decision_id", "decided_at", "role", "shadow_of", "endpoint", "model_name", "model_version",
+           "model_run_id", "feature_service", "request_id", "request", "features", "features_missing",
+           "probability", "score", "band", "reason_codes", "latency_ms")
+
+
+class DecisionNotFound(RiskpipeError):
+    """No logged decision has that id."""
+
+
+def new_decision_id(now: dt.datetime | None = None) -> str:
+    """``YYYYMMDD-<32 hex>``: unique, and the date says which partition holds it."""
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%d}-{uuid.uuid4().hex}"
+
+
+def _json_value(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if hasattr(v, "item"):  # numpy scalar
+        return _json_value(v.item())
+    if isinstance(v, dt.datetime | dt.date | dt.time):
+        return v.isoformat()
+    if isinstance(v, float | int | str | bool):
+        return v
+    try:
+        import pandas as pd
+
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(v)
+
+
+def to_json(obj: dict[str, Any]) -> str:
+    """Deterministic JSON of a flat mapping (NaN and missing as null)."""
+    return json.dumps({k: _json_value(v) for k, v in obj.items()}, sort_keys=True, separators=(",", ":"))
+
+
+def _schema():  # noqa: ANN202
+    import pyarrow as pa
+
+    return pa.schema([
+        ("decision_id", pa.string()), ("decided_at", pa.timestamp("us", tz="UTC")), ("role", pa.string()),
+        ("shadow_of", pa.string()), ("endpoint", pa.string()), ("model_name", pa.string()),
+        ("model_version", pa.string()), ("model_run_id", pa.string()), ("feature_service", pa.string()),
+        ("request_id", pa.string()), ("request", pa.string()), ("features", pa.string()),
+        ("features_missing", pa.list_(pa.string())), ("probability", pa.float64()), ("score", pa.float64()),
+        ("band", pa.string()), ("reason_codes", pa.list_(pa.string())), ("latency_ms", pa.float64()),
+    ])
+
+
+class DecisionLog:
+    """Buffered, background-flushed writer of decision records (thread-safe, never blocks a request)."""
+
+    def __init__(self, root: Path, *, flush_seconds: float = 1.0, flush_rows: int = 2000,
+                 max_buffered: int = 200_000) -> None:
+        self.root = Path(root)
+        self.flush_seconds, self.flush_rows = flush_seconds, flush_rows
+        self._buf: deque[dict[str, Any]] = deque(maxlen=max_buffered)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._flush_lock = threading.Lock()
+        self.written = 0
+        self.dropped = 0
+        self.files = 0
+        self.last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="riskpipe-decision-log", daemon=True)
+        self._thread.start()
+
+    def append(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            if len(self._buf) == self._buf.maxlen:
+                self.dropped += 1  # the deque drops the oldest record: count it
+            self._buf.append(record)
+            n = len(self._buf)
+        if n >= self.flush_rows:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            self.flush()
+        self.flush()
+
+    def flush(self) -> int:
+        """Write what is buffered now (one file per model and day); returns the records written."""
+        with self._flush_lock:
+            with self._lock:
+                batch = list(self._buf)
+                self._buf.clear()
+            if not batch:
+                return 0
+            try:
+                self._write(batch)
+            except Exception as err:  # keep the records for the next attempt, say why
+                self.last_error = f"{type(err).__name__}: {err}"
+                log.error("decision log: cannot write %d records to %s: %s", len(batch), self.root, self.last_error)
+                with self._lock:
+                    room = self._buf.maxlen - len(self._buf)
+                    keep = batch[-room:] if room > 0 else []
+                    self.dropped += len(batch) - len(keep)
+                    self._buf.extendleft(reversed(keep))
+                return 0
+            self.written += len(batch)
+            self.last_error = None
+            return len(batch)
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in batch:
+            groups.setdefault((r["model_name"], r["decided_at"].strftime("%Y-%m-%d")), []).append(r)
+        schema = _schema()
+        for (model, day), rows in groups.items():
+            folder = self.root / f"model={model}" / f"dt={day}"
+            folder.mkdir(parents=True, exist_ok=True)
+            table = pa.Table.from_pylist([{c: r.get(c) for c in COLUMNS} for r in rows], schema=schema)
+            name = f"part-{dt.datetime.now(dt.UTC):%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
+            tmp = folder / f".{name}.tmp"
+            pq.write_table(table, tmp)
+            os.replace(tmp, folder / name)
+            self.files += 1
+
+    def close(self) -> None:
+        """Stop the writer after a last flush (idempotent)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            buffered = len(self._buf)
+        return {"dir": str(self.root), "written": self.written, "buffered": buffered, "dropped": self.dropped,
+                "files": self.files, "last_error": self.last_error}
+
+
+# ---- reading and replay ---------------------------------------------------------------------------
+def read_decisions(root: Path, *, model: str | None = None, day: dt.date | None = None,
+                   decision_id: str | None = None):  # noqa: ANN201 (pandas.DataFrame)
+    """Logged decisions as a DataFrame (optionally one model, one day, one id)."""
+    import pyarrow.dataset as ds
+
+    root = Path(root)
+    if not root.is_dir():
+        import pandas as pd
+
+        return pd.DataFrame(columns=list(COLUMNS))
+    dataset = ds.dataset(str(root), format="parquet", partitioning="hive", schema=None,
+                         exclude_invalid_files=True, ignore_prefixes=[".", "_"])
+    flt = None
+    for col, val in (("model", model), ("dt", day.isoformat() if day else None), ("decision_id", decision_id)):
+        if val is None:
+            continue
+        expr = ds.field(col).cast("string") == val
+        flt = expr if flt is None else flt & expr
+    return dataset.to_table(filter=flt).to_pandas()
+
+
+@dataclasses.dataclass
+class ReplayResult:
+    decision_id: str
+    model_name: str
+    model_version: str
+    identical: bool
+    recorded: dict[str, Any]
+    replayed: dict[str, Any]
+    differences: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def find_decision(decision_id: str, root: Path) -> dict[str, Any]:
+    day = None
+    head = decision_id.split("-", 1)[0]
+    if len(head) == 8 and head.isdigit():
+        try:
+            day = dt.datetime.strptime(head, "%Y%m%d").date()
+        except ValueError:
+            day = None
+    df = read_decisions(root, day=day, decision_id=decision_id)
+    if df.empty:
+        raise DecisionNotFound(f"no decision {decision_id!r} under {root}"
+                               + (f" (looked in dt={day})" if day else ""))
+    return df.iloc[0].to_dict()
+
+
+def replay(decision_id: str, settings: Settings | None = None, *, root: Path | None = None) -> ReplayResult:
+    """Re-score a logged decision with the recorded model version and feature values."""
+    import mlflow.pyfunc
+    import pandas as pd
+
+    from riskpipe.models.explain import feature_matrix, resolve_estimator, score
+    from riskpipe.models.registry import configure_mlflow
+    from riskpipe.settings import get_settings
+
+    s = settings or get_settings()
+    rec = find_decision(decision_id, root or s.decisions)
+    configure_mlflow(s)
+    est = resolve_estimator(mlflow.pyfunc.load_model(f"models:/{rec['model_name']}/{rec['model_version']}"))
+    feats = list(est.features)
+    values = json.loads(rec["features"])
+    frame = pd.DataFrame([{f: values.get(f) for f in feats}])
+    out = score(est, feature_matrix(frame, feats))[0]
+    recorded = {"probability": float(rec["probability"]), "score": float(rec["score"]), "band": rec["band"],
+                "reason_codes": list(rec["reason_codes"])}
+    replayed = {"probability": out.probability, "score": out.score, "band": out.band,
+                "reason_codes": list(out.reason_codes)}
+    diffs = [f"{k}: recorded {recorded[k]!r}, replayed {replayed[k]!r}" for k in recorded if recorded[k] != replayed[k]]
+    return ReplayResult(decision_id, rec["model_name"], str(rec["model_version"]), not diffs, recorded, replayed, diffs)
