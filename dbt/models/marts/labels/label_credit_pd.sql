@@ -3,8 +3,9 @@
     1 when an installment of its loan reaches 90 days past due within 12 months of applied_at.
     An installment is n days past due on date due_date + n when still unpaid then (no payment
     before that date). label_known_at: the day 90 DPD was reached (positives), applied_at + 365
-    days (negatives). Rows whose outcome the lake cannot know yet are left out; rebuilding the
-    partition later adds them (labels mature). -#}
+    days (negatives). A row exists only once its 12-month window closed within the lake horizon,
+    positives included (an early default without the window's negatives would bias any sample
+    taken before maturity); rebuilding the partition later adds them (labels mature). -#}
 with applications as (
     select * from {{ ref('int_loans_booked') }}
     where applied_at >= {{ feature_ts() }} and applied_at < {{ later(feature_ts(), 1, 'day') }}
@@ -45,9 +46,10 @@ labelled as (
         applications.customer_id,
         applications.requested_amount,
         applications.applied_at as feature_ts,
-        case when defaults.default_known_at is not null
+        case when {{ later('applications.applied_at', 365, 'day') }} > horizon.horizon_ts then null  -- not matured
+             when defaults.default_known_at is not null
                   and defaults.default_known_at <= horizon.horizon_ts then 1
-             when {{ later('applications.applied_at', 365, 'day') }} <= horizon.horizon_ts then 0
+             else 0
         end as label,
         case when defaults.default_known_at is not null
                   and defaults.default_known_at <= horizon.horizon_ts then defaults.default_known_at

@@ -2,7 +2,8 @@
 {#- early-warning label per loan known at T (the loans of loan_early_warning_daily):
     1 when the loan is 30+ days past due on some day in (T, T + 30 days], i.e. an installment with
     due_date + 30 <= that day is still unpaid then. label_known_at: the first such day (positives),
-    T + 30 days (negatives). Loans whose next 30 days the lake does not cover yet are left out. -#}
+    T + 30 days (negatives). Loans whose next 30 days the lake does not cover yet are left out,
+    positives included (labels exist only once matured, as for label_fraud). -#}
 with loans as (
     select loan_id, customer_id from {{ ref('int_loans_status_as_of') }}
 ),
@@ -42,9 +43,10 @@ labelled as (
         loans.loan_id,
         loans.customer_id,
         {{ feature_ts() }} as feature_ts,
-        case when delinquent.delinquent_known_at is not null
+        case when {{ later(feature_ts(), 30, 'day') }} > horizon.horizon_ts then null  -- not matured
+             when delinquent.delinquent_known_at is not null
                   and delinquent.delinquent_known_at <= horizon.horizon_ts then 1
-             when {{ later(feature_ts(), 30, 'day') }} <= horizon.horizon_ts then 0
+             else 0
         end as label,
         case when delinquent.delinquent_known_at is not null
                   and delinquent.delinquent_known_at <= horizon.horizon_ts then delinquent.delinquent_known_at
