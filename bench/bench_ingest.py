@@ -79,8 +79,8 @@ def _duckdb_clean(src: Path, out: Path, key: bytes, fx: dict[str, float]) -> tup
                  array_to_string(_reasons, '; ') AS detail
           FROM checked WHERE len(_reasons) > 0 ORDER BY _source_row)
     TO '{out / "quarantine.parquet"}' (FORMAT parquet)""")
-    good = con.sql("SELECT count(*) FROM checked WHERE len(_reasons) = 0").fetchone()[0]
-    bad = con.sql("SELECT count(*) FROM checked WHERE len(_reasons) > 0").fetchone()[0]
+    good = con.execute("SELECT count(*) FROM checked WHERE len(_reasons) = 0").fetchone()[0]
+    bad = con.execute("SELECT count(*) FROM checked WHERE len(_reasons) > 0").fetchone()[0]
     con.close()
     return good, bad
 

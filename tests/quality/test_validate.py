@@ -156,3 +156,18 @@ def test_warning_severity_is_recorded_but_passes(lake, spark) -> None:
     assert r.warnings and "null_rate:geo_country" in r.warnings[0]
     summary = json.loads(r.summary_path.read_text())
     assert summary["passed"] is True and summary["warning_checks"] == ["null_rate:geo_country"]
+
+
+def test_data_docs_index_lists_the_runs_of_every_process(lake, spark) -> None:
+    """Each process rebuilds the Data Docs index; it must list earlier processes' runs too."""
+    import re
+
+    from riskpipe.quality import validate as v
+
+    v._context.cache_clear()
+    validate_dataset("customers", LAST, lake.settings, spark)
+    v._context.cache_clear()  # what a new process starts with
+    validate_dataset("device_events", LAST, lake.settings, spark)
+    index = (lake.settings.reports / "data_docs" / "index.html").read_text()
+    for dataset in ("customers", "device_events"):  # the index's table data links each run's page
+        assert re.search(rf"validations/{dataset}/{dataset}-{LAST}/\d{{8}}T\d+\.\d+Z/[^'\"]+\.html", index), dataset

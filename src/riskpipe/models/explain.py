@@ -97,6 +97,16 @@ def feature_matrix(X: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     missing = [f for f in features if f not in X.columns]
     if missing:
         raise ScoringInputError(f"rows to score lack feature column(s) {missing}")
+    try:  # fast path (one conversion for the whole block): numbers, bools and None/NaN
+        values = np.asarray(X[features].to_numpy(), dtype="float64")
+    except (TypeError, ValueError):  # something non-numeric: the column-wise path names it
+        values = None
+    if values is not None:  # numeric strings convert here as pd.to_numeric converts them below
+        if np.isinf(values).any():
+            row, col = (int(v[0]) for v in np.nonzero(np.isinf(values)))
+            raise ScoringInputError(
+                f"feature column {features[col]!r} has an infinite value {values[row, col]} at row {row}")
+        return pd.DataFrame(values, columns=features, index=X.index)
     out = {}
     for f in features:
         col = X[f]

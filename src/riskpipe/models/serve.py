@@ -369,6 +369,7 @@ class Scorer:
         return {k: (v[0] if v else None) for k, v in out.items()}
 
     def score(self, key: str, body: _Body) -> ScoreResponse:
+        import numpy as np
         import pandas as pd
 
         from riskpipe.models.explain import ScoringInputError, feature_matrix, score
@@ -395,7 +396,8 @@ class Scorer:
                              f"score the online features of {ep.feature_service!r}: {err}",
                              model_name=champ.model_name, model_version=champ.version,
                              feature_service=ep.feature_service) from None
-        missing = [f for f in feats if pd.isna(X.at[X.index[0], f])]
+        nan = np.isnan(X.to_numpy()[0])
+        missing = [f for f, m in zip(feats, nan, strict=True) if m]
         decision_id = None
         latency = round((time.perf_counter() - started) * 1000.0, 3)
         if self.decisions is not None:

@@ -206,8 +206,13 @@ class Scorecard:
     kind: str = "scorecard"
 
     # ---- scoring ---------------------------------------------------------------------------------
+    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+        """The features as one float block (one conversion, not one per column: serving scores one row)."""
+        return X[self.features].to_numpy(dtype=float)
+
     def _z(self, X: pd.DataFrame) -> np.ndarray:
-        return np.column_stack([self.bins[f].transform(X[f].to_numpy(dtype=float)) for f in self.features])
+        M = self._matrix(X)
+        return np.column_stack([self.bins[f].transform(M[:, j]) for j, f in enumerate(self.features)])
 
     def log_odds(self, X: pd.DataFrame) -> np.ndarray:
         beta = np.array([self.coef[f] for f in self.features])
@@ -230,11 +235,12 @@ class Scorecard:
     def contributions(self, X: pd.DataFrame) -> np.ndarray:
         """Points lost per feature versus that feature's best bin (>= 0; larger = more adverse)."""
         out = np.empty((len(X), len(self.features)))
+        M = self._matrix(X)
         for j, f in enumerate(self.features):
             pts, miss_pts = self.points_of(f)
             fb = self.bins[f]
             best = max(pts.max(), miss_pts if fb.missing_count else -np.inf)
-            idx = fb.index(X[f].to_numpy(dtype=float))
+            idx = fb.index(M[:, j])
             got = np.where(idx < 0, miss_pts, pts[np.clip(idx, 0, len(pts) - 1)])
             out[:, j] = best - got
         return out

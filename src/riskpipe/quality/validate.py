@@ -122,15 +122,29 @@ class ValidationResult:
 # ---- GX context --------------------------------------------------------------------------------------
 @functools.cache
 def _context(docs_dir: str) -> Any:
-    """One ephemeral GX context per process and Data Docs folder (stores in memory, docs on disk).
+    """One ephemeral GX context per process and Data Docs folder (suites in memory, results and docs on disk).
 
     Ephemeral on purpose: suites are rebuilt from the YAML specs on every run (the specs are the
     source of truth), and concurrent pipeline processes never contend for a GX project directory.
+    Validation results alone go to a filesystem store (``<docs>/_results``; one file per run, written
+    under a unique key), so the Data Docs index every process rebuilds lists the runs of all processes,
+    not only its own.
     """
     import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
-    ctx = gx.get_context(mode="ephemeral")
+    defaults = InMemoryStoreBackendDefaults(init_temp_docs_sites=False)
+    stores = dict(defaults.stores)
+    stores[defaults.validation_results_store_name] = {
+        "class_name": "ValidationResultsStore",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                          "base_directory": str(Path(docs_dir) / "_results")}}
+    config = DataContextConfig(store_backend_defaults=defaults, stores=stores)
+    ctx = gx.get_context(mode="ephemeral", project_config=config)
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     for name in list(ctx.list_data_docs_sites()):
         ctx.delete_data_docs_site(name)

@@ -1,0 +1,321 @@
+"""Online reads and the scoring API, on the production online store (Redis on 127.0.0.1:6379).
+
+Set-up (not timed): one day of every feature table for N customers (random values in the contract's
+schema), materialised by Feast into Redis db 13 (flushed before and after), a credit_pd model trained
+on the credit_pd_v1 feature names and made champion in a private MLflow, and ``riskpipe serve`` /
+``feast serve`` started as their own processes (so the load generator does not share their GIL).
+
+Figures, each beside an anchor measured in the same run (latencies after warm-up, random customers):
+- Feast online read of the ``credit_pd_v1`` vector, in-process: p50/p99 vs a raw redis-py round trip
+  (one pipelined HGETALL of the same entity keys). Goal (#6): p99 < 2 ms.
+- the same vector over HTTP from ``feast serve``: p99 vs the raw round trip. Goal (#6): p99 < 5 ms.
+- scoring API (``POST /v1/score/credit_pd``: online features + model + reason codes + decision log),
+  one client: p99 vs the in-process feature read alone. Goal (#7): p99 < 10 ms.
+- scoring API throughput with 4 and 16 concurrent clients vs one client (requests/s).
+- decision log overhead (#10): API p99 with the log on vs an identical server with it off, measured
+  in alternating blocks. Goal: <= 1.1x.
+Lower is better for latencies and their ratios; higher for throughput. Scales: small 20k customers
+and 3,000 timed requests per figure; full 1M customers and 10,000 requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+DAY = dt.date(2026, 1, 5)
+REDIS_DB = 13
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pct(lat: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(lat) * 1000.0, q))
+
+
+def _write_tables(features: Path, n: int, rng: np.random.Generator) -> list[str]:
+    """One validated partition per feature table, ``n`` customers (and n/2 loans); returns the ids."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from riskpipe.features.tables import DATA_FILE, FEATURE_TABLES, VALIDATED_MARKER, arrow_schema
+
+    customers = np.array([f"C{i:08d}" for i in range(1, n + 1)], dtype=object)
+    ts = dt.datetime(DAY.year, DAY.month, DAY.day)
+    for t in FEATURE_TABLES.values():
+        if t.keys == ("loan_id",):
+            m = max(1, n // 2)
+            cols = {"loan_id": np.array([f"L{i:08d}" for i in range(1, m + 1)], dtype=object),
+                    "customer_id": customers[:m]}
+        else:
+            m, cols = n, {"customer_id": customers}
+        cols["feature_ts"] = [ts] * m
+        cols["created_ts"] = [ts] * m
+        for name, kind in t.features:
+            if kind == "double":
+                cols[name] = rng.uniform(0, 1000, m)
+            elif kind in ("int", "long"):
+                cols[name] = rng.integers(0, 100, m)
+            elif kind == "string":
+                cols[name] = np.array([f"v{x}" for x in rng.integers(0, 5, m)], dtype=object)
+            else:
+                cols[name] = [ts - dt.timedelta(minutes=int(x)) for x in rng.integers(0, 600, m)]
+        part = t.partition(features, DAY)
+        part.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table(cols, schema=arrow_schema(t)), part / DATA_FILE)
+        (part / VALIDATED_MARKER).write_text("bench\n")
+    return list(customers)
+
+
+def _env(work: Path, redis_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RISKPIPE_")}
+    env.update({"RISKPIPE_DATA_DIR": str(work), "RISKPIPE_MODE": "embedded", "RISKPIPE_FEAST_OFFLINE_STORE": "duckdb",
+                "RISKPIPE_FEAST_ONLINE_STORE": "redis", "RISKPIPE_FEAST_REGISTRY": "file",
+                "RISKPIPE_REDIS_URL": redis_url, "RISKPIPE_ONLINE_READ_TIMEOUT_MS": "5000",
+                "RISKPIPE_LOG_LEVEL": "WARNING", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", **extra})
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+@contextlib.contextmanager
+def _process(cmd: list[str], env: dict[str, str], ready_url: str, log: Path):
+    import httpx
+
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{cmd[0]} exited: {log.read_text()[-2000:]}")
+                try:
+                    if httpx.get(ready_url, timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{' '.join(cmd)} not ready: {log.read_text()[-2000:]}")
+                time.sleep(0.5)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _timed(fn, args: list, warmup: int) -> list[float]:
+    for a in args[:warmup]:
+        fn(a)
+    out = []
+    for a in args[warmup:]:
+        t0 = time.perf_counter()
+        fn(a)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def _http_load(url: str, bodies: list[dict], clients: int) -> tuple[list[float], float]:
+    """``clients`` threads, each with its own keep-alive connection, share ``bodies``; (latencies, req/s)."""
+    import httpx
+
+    chunks = [bodies[i::clients] for i in range(clients)]
+    lat: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[str] = []
+    start = threading.Barrier(clients + 1)
+
+    def worker(i: int) -> None:
+        with httpx.Client(timeout=30) as c:
+            c.post(url, json=chunks[i][0])  # connect
+            start.wait()
+            for b in chunks[i]:
+                t0 = time.perf_counter()
+                r = c.post(url, json=b)
+                lat[i].append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    errors.append(r.text[:300])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests, e.g. {errors[0]}")
+    flat = [x for xs in lat for x in xs]
+    return flat, len(flat) / wall
+
+
+def _train_champion(s, store, customers: list[str], rng: np.random.Generator) -> list[str]:
+    import pandas as pd
+
+    from riskpipe.features.online import online_features
+    from riskpipe.models.registry import CHAMPION, configure_mlflow, set_alias
+    from riskpipe.models.train import train_model
+
+    vec = online_features("credit_pd_v1", [{"customer_id": customers[0], "requested_amount": 1000.0}],
+                          settings=s, store=store)
+    feats = [k for k, v in vec.items() if k != "customer_id" and isinstance(v[0], int | float) and v[0] is not None]
+    n = 4000
+    df = pd.DataFrame({f: rng.uniform(0, 1000, n) for f in feats})
+    df["application_date"] = pd.Timestamp("2025-06-01") + pd.to_timedelta(rng.integers(0, 180, n), "D")
+    z = (df[feats[0]] - 500) / 300 - (df[feats[1]] - 500) / 300
+    df["label"] = (rng.random(n) < 1 / (1 + np.exp(2 - z))).astype(int)
+    r = train_model(df, "label", feats, "application_date", "credit_pd", feature_service="credit_pd_v1",
+                    num_boost_round=100, settings=s)
+    set_alias(configure_mlflow(s), "credit_pd", CHAMPION, r.challenger_version, action="promote",
+              reason="benchmark", settings=s)
+    return feats
+
+
+def run(scale: str) -> list[dict]:
+    import redis
+
+    from riskpipe.features.materialize import materialize
+    from riskpipe.features.store import get_store
+    from riskpipe.settings import load_settings
+
+    n_customers, n_req = {"small": (20_000, 3_000), "full": (1_000_000, 10_000)}.get(scale, (1_000_000, 10_000))
+    warm = 300
+    redis_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
+    r = redis.Redis.from_url(redis_url)
+    r.ping()  # fails clearly when Redis is not running
+    r.flushdb()
+    work = Path(tempfile.mkdtemp(prefix="bench-online-"))
+    rng = np.random.default_rng(11)
+    saved = dict(os.environ)
+    try:
+        env_base = _env(work, redis_url)
+        os.environ.update({k: v for k, v in env_base.items() if k.startswith(("RISKPIPE_", "MLFLOW_"))})
+        from riskpipe.settings import reset_settings
+
+        reset_settings()
+        s = load_settings()
+        customers = _write_tables(s.features, n_customers, rng)
+        store = get_store(s, apply=True)
+        done = materialize(DAY, settings=s, store=store)
+        assert done.materialized, done.skipped
+        _train_champion(s, store, customers, rng)
+        picks = [customers[i] for i in rng.integers(0, len(customers), warm + n_req)]
+        amounts = rng.uniform(100, 20_000, warm + n_req).round(2)
+        out: list[dict] = []
+
+        # ---- Feast in-process vs raw Redis ------------------------------------------------------
+        from feast.infra.online_stores.helpers import _redis_key
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+        from feast.protos.feast.types.Value_pb2 import Value
+
+        from riskpipe.features.online import online_features
+
+        def feast_read(i: int) -> None:
+            online_features("credit_pd_v1", [{"customer_id": picks[i], "requested_amount": float(amounts[i])}],
+                            settings=s, store=store)
+
+        version = store.config.entity_key_serialization_version
+        keys = [_redis_key(store.project, EntityKey(join_keys=["customer_id"], entity_values=[Value(string_val=c)]),
+                           entity_key_serialization_version=version) for c in picks]
+        assert r.exists(keys[0]), "materialised entity key not found in Redis"
+
+        def raw_read(i: int) -> None:
+            p = r.pipeline(transaction=False)
+            p.hgetall(keys[i])
+            p.execute()
+
+        idx = list(range(warm + n_req))
+        t_feast = _timed(feast_read, idx, warm)
+        t_raw = _timed(raw_read, idx, warm)
+        raw99 = _pct(t_raw, 99)
+        out.append({"name": "Feast online read credit_pd_v1, in-process, p99", "figure": round(_pct(t_feast, 99), 3),
+                    "unit": "ms", "anchor": "raw redis-py HGETALL round trip, p99", "anchor_figure": round(raw99, 3),
+                    "ratio": round(_pct(t_feast, 99) / raw99, 2), "goal": "p99 < 2 ms",
+                    "note": f"p50 {_pct(t_feast, 50):.3f} ms vs raw p50 {_pct(t_raw, 50):.3f} ms; {n_customers:,} "
+                            f"customers in Redis, {n_req:,} requests"})
+
+        # ---- feast serve over HTTP --------------------------------------------------------------
+        from riskpipe.features.config import write_feature_store_yaml
+
+        repo = work / "feature_repo"
+        shutil.copytree(REPO / "feature_repo", repo, ignore=shutil.ignore_patterns("feature_store.yaml", "__pycache__"))
+        write_feature_store_yaml(s, repo_path=repo)
+        port = _free_port()
+        feast_exe = str(Path(sys.executable).with_name("feast"))
+        with _process([feast_exe, "-c", str(repo), "serve", "-h", "127.0.0.1", "-p", str(port), "--no-access-log"],
+                      env_base, f"http://127.0.0.1:{port}/health", work / "feast-serve.log"):
+            bodies = [{"feature_service": "credit_pd_v1",
+                       "entities": {"customer_id": [picks[i]], "requested_amount": [float(amounts[i])]}}
+                      for i in idx]
+            _http_load(f"http://127.0.0.1:{port}/get-online-features", bodies[:warm], 1)
+            t_http, _ = _http_load(f"http://127.0.0.1:{port}/get-online-features", bodies[warm:], 1)
+        out.append({"name": "Feast online read credit_pd_v1, feast serve HTTP, p99", "figure": round(_pct(t_http, 99), 3),
+                    "unit": "ms", "anchor": "raw redis-py HGETALL round trip, p99", "anchor_figure": round(raw99, 3),
+                    "ratio": round(_pct(t_http, 99) / raw99, 2), "goal": "p99 < 5 ms",
+                    "note": f"p50 {_pct(t_http, 50):.3f} ms; one keep-alive client"})
+
+        # ---- the scoring API: decision log on and off ------------------------------------------
+        score_bodies = [{"customer_id": picks[i], "requested_amount": float(amounts[i])} for i in idx]
+        riskpipe_exe = str(Path(sys.executable).with_name("riskpipe"))
+        ports = {"on": _free_port(), "off": _free_port()}
+        common = {"RISKPIPE_SERVE_SHADOW": "false", "RISKPIPE_SERVE_CHAMPION_CHECK_SECONDS": "60"}
+        with contextlib.ExitStack() as stack:
+            for mode, p in ports.items():
+                stack.enter_context(_process(
+                    [riskpipe_exe, "serve", "--host", "127.0.0.1", "--port", str(p)],
+                    {**env_base, **common, "RISKPIPE_SERVE_DECISION_LOG": "true" if mode == "on" else "false"},
+                    f"http://127.0.0.1:{p}/health", work / f"serve-{mode}.log"))  # only credit_pd has a champion: /ready is 503
+            urls = {m: f"http://127.0.0.1:{p}/v1/score/credit_pd" for m, p in ports.items()}
+            for m in ("on", "off"):
+                _http_load(urls[m], score_bodies[:warm], 1)
+            lat = {"on": [], "off": []}
+            blocks = 4
+            timed = score_bodies[warm:]
+            for b in range(blocks):  # alternate so drift on the machine hits both alike
+                part = timed[b::blocks]
+                for m in (("off", "on") if b % 2 == 0 else ("on", "off")):
+                    lat[m] += _http_load(urls[m], part, 1)[0]
+            thr = {1: len(timed) / sum(lat["on"])}
+            for c in (4, 16):
+                thr[c] = _http_load(urls["on"], timed, c)[1]
+        logged = sum(1 for _ in (work / "lake" / "decisions").rglob("*.parquet"))
+        api99, feat99 = _pct(lat["on"], 99), _pct(t_feast, 99)
+        out.append({"name": "scoring API credit_pd (features + model + reasons + log), 1 client, p99",
+                    "figure": round(api99, 3), "unit": "ms", "anchor": "in-process Feast feature read alone, p99",
+                    "anchor_figure": round(feat99, 3), "ratio": round(api99 / feat99, 2), "goal": "p99 < 10 ms",
+                    "note": f"p50 {_pct(lat['on'], 50):.3f} ms; {len(lat['on']):,} requests over HTTP; "
+                            f"{logged} decision files written"})
+        for c in (4, 16):
+            out.append({"name": f"scoring API throughput, {c} concurrent clients", "figure": round(thr[c], 1),
+                        "unit": "req/s", "anchor": "1 client", "anchor_figure": round(thr[1], 1),
+                        "ratio": round(thr[c] / thr[1], 2), "goal": "reported",
+                        "note": "higher is better; clients are threads of one Python process on the same 2 cores"})
+        off99 = _pct(lat["off"], 99)
+        out.append({"name": "decision log overhead on the scoring API p99", "figure": round(api99, 3), "unit": "ms",
+                    "anchor": "same API, decision log off (alternating blocks)", "anchor_figure": round(off99, 3),
+                    "ratio": round(api99 / off99, 3), "goal": "<= 1.1",
+                    "note": f"p50 on {_pct(lat['on'], 50):.3f} ms vs off {_pct(lat['off'], 50):.3f} ms"})
+        return out
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        with contextlib.suppress(Exception):
+            r.flushdb()
+        shutil.rmtree(work, ignore_errors=True)
