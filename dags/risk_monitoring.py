@@ -1,7 +1,8 @@
 """risk_monitoring: daily health of the pipeline for one logical date; findings become alerts.
 
-Wiring only: tasks call ``riskpipe.orchestration.monitoring``: landing freshness, feature drift and
-freshness against the ``RISKPIPE_MONITOR_*`` thresholds, then the day's HTML risk report and its
+Wiring only: tasks call ``riskpipe.orchestration.monitoring``: landing freshness, batch scores of the
+day's population with each champion, feature and score drift and freshness against the
+``RISKPIPE_MONITOR_*`` thresholds, then the day's HTML risk report and its
 Parquet tables. A finding (stale data, drift) is an alert record, not a task failure; a task fails (and alerts through ``on_failure_callback``) only when
 it cannot check. Runs at 06:00 UTC for the day that closed at midnight, after risk_daily.
 """
@@ -32,7 +33,14 @@ def risk_monitoring() -> None:
         return check_freshness(ds, "landing")
 
     @task
+    def score_population(ds: str | None = None) -> dict:
+        from riskpipe.orchestration.monitoring import score_population as score
+
+        return score(ds)
+
+    @task
     def feature_drift(ds: str | None = None) -> dict:
+        """Feature PSI, score PSI (batch scores of score_population) and freshness breaches -> alerts."""
         from riskpipe.orchestration.monitoring import check_drift
 
         return check_drift(ds)
@@ -43,7 +51,10 @@ def risk_monitoring() -> None:
 
         return build(ds)
 
-    [landing_freshness(), feature_drift()] >> report()
+    scored = score_population()
+    drift = feature_drift()
+    scored >> drift
+    [landing_freshness(), drift] >> report()
 
 
 risk_monitoring()

@@ -46,7 +46,7 @@ def test_drift_and_report_follow_the_daily_run(dags, dag_env: Path) -> None:
     assert run_dag(daily, d1).ok
     r = run_dag(monitoring, d1)
     assert r.ok, r.tasks
-    assert r.tasks["feature_drift"] == r.tasks["report"] == "success"
+    assert r.tasks["score_population"] == r.tasks["feature_drift"] == r.tasks["report"] == "success"
     recorded = sorted((a["kind"], a["subject"]) for a in read_alerts() if a["kind"] in ("feature_drift", "stale_data")
                       and a.get("subject"))
     feature_day = d1 + dt.timedelta(days=1)  # what risk_daily published for landing day D1

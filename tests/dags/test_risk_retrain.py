@@ -75,3 +75,25 @@ def test_retrain_trains_gates_and_is_idempotent(retrain_env):
     assert len(client.search_model_versions("name='fraud'")) == 2
     assert alias_version(client, "fraud", CHAMPION).version == champ.version
     assert [h for h in read_history()[seen:] if h["model_name"] == "fraud" and h["alias"] == CHAMPION] == []
+
+    # risk_monitoring now batch-scores each day's population with the champion and judges score drift
+    import numpy as np
+    import pandas as pd
+
+    from riskpipe.monitoring.metrics import score_drift, table_path
+    from riskpipe.settings import get_settings
+
+    monitoring = load_dag("risk_monitoring")
+    for ds in (dt.date(2026, 1, 4), dt.date(2026, 1, 5)):  # feature dates 01-05, 01-06
+        r = run_dag(monitoring, ds)
+        assert r.ok and r.tasks["score_population"] == "success", r.tasks
+    s = get_settings()
+    scores = {d: pd.read_parquet(s.lake / "scores" / "fraud" / f"dt={d}" / "data.parquet")
+              for d in (dt.date(2026, 1, 5), dt.date(2026, 1, 6))}
+    for d, frame in scores.items():
+        assert len(frame) > 20 and set(frame.model_version) == {champ.version}, d
+        assert frame.probability.between(0, 1).all()
+    row = score_drift(dt.date(2026, 1, 6), s, models=["fraud"]).iloc[0]
+    assert row.reference_rows == len(scores[dt.date(2026, 1, 5)]) and np.isfinite(row.psi)
+    stored = pd.read_parquet(table_path(s, "score_drift", dt.date(2026, 1, 6)))
+    assert stored.loc[stored.model == "fraud", "psi"].iloc[0] == pytest.approx(row.psi)

@@ -111,3 +111,52 @@ def test_unmatured_window_is_refused_with_a_clear_error(store_env):
         train_from_store("fraud", start="2025-01-01", end="2025-01-31", settings=store_env)
     with pytest.raises(TrainInputError, match="unknown model"):
         train_from_store("nope", start=day, end=day, settings=store_env)
+
+
+def test_cli_trains_and_scores_a_model_on_the_store(store_env, monkeypatch, tmp_path):
+    """`riskpipe train --model`, `riskpipe score --model --alias challenger --date` through the CLI."""
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from riskpipe.cli import app
+    from riskpipe.models.config import get_model_settings
+    from riskpipe.settings import reset_settings
+    from tests.worlds import FRAUD_LABEL_DAYS
+
+    monkeypatch.setenv("RISKPIPE_DATA_DIR", str(store_env.data_dir))
+    monkeypatch.setenv("RISKPIPE_FRAUD_LABEL_DAYS", str(FRAUD_LABEL_DAYS))
+    monkeypatch.setenv("RISKPIPE_MODEL_NUM_THREADS", "1")
+    reset_settings()
+    get_model_settings.cache_clear()
+    try:
+        first, last = STORE_DATES[0], STORE_DATES[-1]
+        args = ["train", "--model", "fraud", "--start", first.isoformat(), "--end", last.isoformat(),
+                "--rounds", "20", "--json"]
+        r = CliRunner().invoke(app, args, catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        text = r.stdout
+        trained = json.loads(text[text.index("{"):])  # progress and log lines may come first
+        assert trained["model_name"] == "fraud" and trained["challenger"].startswith("v")
+        version = trained["challenger"].split()[0][1:]
+        out = tmp_path / "scores.parquet"
+        r = CliRunner().invoke(app, ["score", "--model", "fraud", "--alias", "challenger", "--date", last.isoformat(),
+                                     "--out", str(out)], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        scores = pd.read_parquet(out)
+        population = population_of(store_env, last)
+        assert sorted(scores["txn_id"]) == sorted(population["txn_id"])
+        assert set(scores["model_version"]) == {version} and scores["probability"].between(0, 1).all()
+        # no champion yet: scoring with it is a clear error, not an empty file
+        bad = CliRunner().invoke(app, ["score", "--model", "fraud", "--date", last.isoformat()])
+        assert bad.exit_code != 0 and "champion" in str(bad.exception)
+    finally:
+        reset_settings()
+        get_model_settings.cache_clear()
+
+
+def population_of(settings, day):
+    from riskpipe.models.flows import population
+
+    return population("fraud", day, settings)

@@ -273,3 +273,36 @@ def test_report_on_an_empty_lake_degrades(riskpipe_env) -> None:
     assert "<script" not in page and "http://" not in page and "https://" not in page
     bad = CliRunner().invoke(app, ["report", "--date", "2026-13-01"])
     assert bad.exit_code != 0
+
+
+def write_scores(settings, model: str, day: dt.date, p: np.ndarray, version: str = "3") -> None:
+    path = settings.lake / "scores" / model / f"dt={day.isoformat()}" / "data.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"txn_id": [f"t{i}" for i in range(len(p))], "probability": p,
+                  "model_version": version}).to_parquet(path, index=False)
+
+
+def test_score_drift_against_the_same_versions_earlier_scores(s) -> None:
+    rng = np.random.default_rng(5)
+    for back in (3, 2, 1):
+        write_scores(s, "fraud", D - dt.timedelta(days=back), rng.beta(2, 20, 800))
+    write_scores(s, "fraud", D, rng.beta(2, 20, 800))
+    calm = M.score_drift(D, s)
+    row = calm.iloc[0]
+    assert (row.model, row.model_version, row.reference_rows, row.current_rows) == ("fraud", "3", 2400, 800)
+    assert row.status == "ok" and row.psi < 0.1
+    assert str(row.reference_start) == str(D - dt.timedelta(days=3))
+
+    write_scores(s, "fraud", D, rng.beta(6, 10, 800))  # the population's scores moved up
+    moved = M.score_drift(D, s).iloc[0]
+    assert moved.status == "alert" and moved.psi >= 0.25
+    alerts = drift_alerts(D, s)
+    mine = [a for a in alerts if a["kind"] == "score_drift"]
+    assert [(a["subject"], a["severity"]) for a in mine] == [("scores.fraud", "critical")]
+    assert "fraud v3 score PSI" in mine[0]["message"]
+
+    # a new champion version scores differently on purpose: earlier versions are no reference
+    write_scores(s, "fraud", D, rng.beta(6, 10, 800), version="4")
+    other = M.score_drift(D, s).iloc[0]
+    assert other.reference_rows == 0 and other.status == "not judged"
+    assert not [a for a in drift_alerts(D, s) if a["kind"] == "score_drift"]

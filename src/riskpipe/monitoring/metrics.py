@@ -59,6 +59,11 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "reference_mean": "float64", "current_mean": "float64", "reference_missing": "float64",
         "current_missing": "float64", "status": "string",
     },
+    "score_drift": {
+        "model": "string", "model_version": "string", "day": "date32", "reference_start": "date32",
+        "reference_end": "date32", "reference_rows": "int64", "current_rows": "int64", "psi": "float64",
+        "reference_mean": "float64", "current_mean": "float64", "status": "string",
+    },
     "alerts": {
         "day": "date32", "kind": "string", "severity": "string", "subject": "string", "metric": "string",
         "value": "float64", "threshold": "float64", "message": "string",
@@ -225,6 +230,54 @@ def feature_drift(day: dt.date, settings: Settings, ms: MonitorSettings | None =
     return _frame("feature_drift", rows)
 
 
+def score_partitions(settings: Settings, model: str) -> list[dt.date]:
+    """Days with batch scores of ``model`` (``<lake>/scores/<model>/dt=D/data.parquet``)."""
+    return partition_dates(settings.lake / "scores", model)
+
+
+def score_drift(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
+                models: Iterable[str] | None = None,
+                reference: tuple[dt.date, dt.date] | None = None) -> pd.DataFrame:
+    """PSI of each model's batch scores (probability) on ``day`` against its scores in the reference
+    window (default: the ``reference_days`` before ``day``), with the same thresholds as features.
+
+    The scores compared must come from one model version: reference days scored by another version
+    than ``day``'s are left out (a promotion changes the score distribution on purpose)."""
+    from riskpipe.models.evaluate import psi
+
+    ms = ms or get_monitor_settings()
+    day = _day(day)
+    r0, r1 = reference_window(day, ms, reference)
+    rows = []
+    root = settings.lake / "scores"
+    if models is None:
+        models = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for model in models:
+        have = score_partitions(settings, model)
+        if day not in have:
+            continue
+        cur = read_partitions(root, model, [day], ["probability", "model_version"])
+        versions = sorted(set(cur["model_version"].astype(str)))
+        ref = read_partitions(root, model, [d for d in have if r0 <= d <= r1 and d != day],
+                              ["probability", "model_version"])
+        if len(ref):
+            ref = ref[ref["model_version"].astype(str).isin(versions)]
+        c = cur["probability"].to_numpy(dtype=float)
+        r = ref["probability"].to_numpy(dtype=float) if len(ref) else np.zeros(0)
+        judged = len(c) >= ms.min_rows and len(r) >= ms.min_rows
+        value = psi(r, c, bins=ms.psi_bins) if judged else float("nan")
+        ref_days = sorted(set(ref["_dt"])) if len(ref) else []
+        rows.append({
+            "model": model, "model_version": ",".join(versions), "day": day,
+            "reference_start": min(ref_days) if ref_days else None,
+            "reference_end": max(ref_days) if ref_days else None,
+            "reference_rows": len(r), "current_rows": len(c), "psi": value,
+            "reference_mean": float(r.mean()) if len(r) else np.nan, "current_mean": float(c.mean()) if len(c) else np.nan,
+            "status": classify(value, ms),
+        })
+    return _frame("score_drift", rows)
+
+
 def training_window(model_name: str, settings: Settings, alias: str = "champion") -> tuple[dt.date, dt.date] | None:
     """The training window (``train_start``/``train_end`` tags) of a model's ``alias`` version
     (``champion``, else ``challenger``), or None when there is no such model or version."""
@@ -261,8 +314,16 @@ def freshness(day: dt.date, settings: Settings, ms: MonitorSettings | None = Non
     return pd.DataFrame(rows, columns=["layer", "dataset", "latest", "age_hours", "stale"])
 
 
-def alerts_from(day: dt.date, drift: pd.DataFrame, fresh: pd.DataFrame, ms: MonitorSettings) -> pd.DataFrame:
+def alerts_from(day: dt.date, drift: pd.DataFrame, fresh: pd.DataFrame, ms: MonitorSettings,
+                scores: pd.DataFrame | None = None) -> pd.DataFrame:
     rows = []
+    for r in (scores if scores is not None else empty("score_drift")).itertuples(index=False):
+        if r.status in ("warn", "alert"):
+            thr = ms.psi_alert if r.status == "alert" else ms.psi_warn
+            rows.append({"day": day, "kind": "score_drift", "severity": "critical" if r.status == "alert" else "warning",
+                         "subject": f"scores.{r.model}", "metric": "psi", "value": float(r.psi), "threshold": thr,
+                         "message": f"{r.model} v{r.model_version} score PSI {r.psi:.3f} >= {thr} against "
+                                    f"{r.reference_start}..{r.reference_end}"})
     for r in drift.itertuples(index=False):
         if r.status in ("warn", "alert"):
             thr = ms.psi_alert if r.status == "alert" else ms.psi_warn
@@ -285,7 +346,8 @@ def drift_alerts(date: dt.date | str, settings: Settings | None = None, ms: Moni
                  reference: tuple[dt.date, dt.date] | None = None) -> list[dict[str, Any]]:
     """The threshold breaches for ``date``: feature PSI (against ``reference``, else the training window
     of ``reference_model``, else the ``reference_days`` before ``date``) >= ``psi_warn`` (``warning``) or
-    >= ``psi_alert`` (``critical``) and stale feature tables / silver sources (``freshness_hours``).
+    >= ``psi_alert`` (``critical``), batch-score PSI of every scored model (:func:`score_drift`) and stale
+    feature tables / silver sources (``freshness_hours``).
 
     One dict per breach (kind, severity, subject, metric, value, threshold, message); for the
     monitoring DAG to turn into alerts (:func:`riskpipe.orchestration.alerts.raise_alert`).
@@ -297,7 +359,7 @@ def drift_alerts(date: dt.date | str, settings: Settings | None = None, ms: Moni
     day = _day(date)
     if reference is None and ms.reference_model:
         reference = training_window(ms.reference_model, s)
-    frame = alerts_from(day, feature_drift(day, s, ms, reference), freshness(day, s, ms), ms)
+    frame = alerts_from(day, feature_drift(day, s, ms, reference), freshness(day, s, ms), ms, score_drift(day, s, ms))
     return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
             for r in frame.to_dict("records")]
 
@@ -447,6 +509,7 @@ class DayTables:
     quarantine_reasons: pd.DataFrame
     validation: pd.DataFrame
     feature_drift: pd.DataFrame
+    score_drift: pd.DataFrame
     alerts: pd.DataFrame
 
     def items(self) -> list[tuple[str, pd.DataFrame]]:
@@ -497,11 +560,12 @@ def write_tables(day: dt.date, tables: DayTables, settings: Settings) -> dict[st
 def day_tables(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
                reference: tuple[dt.date, dt.date] | None = None) -> DayTables:
     """The monitoring facts for ``day``: ingest runs and quarantine of landing day ``day``, validation of
-    ``day``, drift of ``day``'s feature partitions and the resulting alerts."""
+    ``day``, drift of ``day``'s feature partitions and batch scores, and the resulting alerts."""
     ms = ms or get_monitor_settings()
     day = _day(day)
     drift = feature_drift(day, settings, ms, reference)
+    scores = score_drift(day, settings, ms)
     return DayTables(
         volumes=volumes(settings, day, day), quarantine_reasons=quarantine_reasons(settings, day, day),
-        validation=validation_results(settings, day, day), feature_drift=drift,
-        alerts=alerts_from(day, drift, freshness(day, settings, ms), ms))
+        validation=validation_results(settings, day, day), feature_drift=drift, score_drift=scores,
+        alerts=alerts_from(day, drift, freshness(day, settings, ms), ms, scores))

@@ -229,9 +229,23 @@ def sec_drift(x: ReportInputs) -> tuple[str, bool]:
     return out, True
 
 
+def _score_drift_html(x: ReportInputs) -> str:
+    d = x.tables.score_drift
+    if d is None or d.empty:
+        return ""
+    ms = x.monitor or get_monitor_settings()
+    return (f"<h3>Score drift</h3><p class=\"meta\">PSI of each model's batch scores on {x.day} against its own "
+            f"earlier scores of the same version (warn at {ms.psi_warn}, alert at {ms.psi_alert}).</p>"
+            + html_table(d.drop(columns=["day"]),
+                         row_class=lambda r: r["status"] if r["status"] in ("warn", "alert") else ""))
+
+
 def sec_scores(x: ReportInputs) -> tuple[str, bool]:
     s = x.scores
     if s is None or s.empty or "probability" not in s.columns:
+        drift = _score_drift_html(x)
+        if drift:
+            return drift, True
         return nodata("no batch scores given (riskpipe report --scores <riskpipe score --out parquet>)."), False
     plt = _plt()
     summ = M.score_summary(s)
@@ -242,7 +256,8 @@ def sec_scores(x: ReportInputs) -> tuple[str, bool]:
     colors = {"approve": "#1a7f37", "refer": "#bf8700", "decline": "#cf222e"}
     axes[1].bar(summ["band"], summ["rows"], color=[colors.get(b, "#57606a") for b in summ["band"]])
     axes[1].set(title="decision bands", ylabel="rows")
-    return (f"<p class=\"meta\">scores: {html.escape(x.scores_path or '')}</p>" + png(fig) + html_table(summ)), True
+    return (f"<p class=\"meta\">scores: {html.escape(x.scores_path or '')}</p>" + png(fig) + html_table(summ)
+            + _score_drift_html(x)), True
 
 
 def sec_vintage(x: ReportInputs) -> tuple[str, bool]:

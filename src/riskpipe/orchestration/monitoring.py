@@ -76,8 +76,8 @@ def check_freshness(ds: str, layer: str) -> dict[str, Any]:
 
 
 def check_drift(ds: str) -> dict[str, Any]:
-    """Feature drift (PSI against the reference window) and feature/silver freshness of the feature date
-    the run's landing day completed (what risk_daily published).
+    """Feature drift (PSI against the reference window), batch-score drift of every scored model and
+    feature/silver freshness of the feature date the run's landing day completed (what risk_daily published).
 
     Every breach of the ``RISKPIPE_MONITOR_*`` thresholds becomes an alert record; the XCom counts them.
     """
@@ -90,6 +90,8 @@ def check_drift(ds: str) -> dict[str, Any]:
         fields = {k: v for k, v in b.items() if k not in ("kind", "message", "severity", "day")}
         if b["kind"] == "stale_data":  # subject "<layer>/<dataset>", as check_freshness records them
             fields["layer"], fields["dataset"] = b["subject"].split("/", 1)
+        elif b["kind"] == "score_drift":  # "scores.<model>"
+            fields["layer"], fields["dataset"] = "scores", b["subject"].split(".", 1)[1]
         else:  # "<feature table>.<feature>"
             fields["layer"], fields["dataset"] = "features", b["subject"].split(".", 1)[0]
         raise_alert(b["kind"], b["message"], severity=b["severity"], day=day, **fields)
@@ -97,6 +99,33 @@ def check_drift(ds: str) -> dict[str, Any]:
     for b in breaches:
         kinds[b["kind"]] = kinds.get(b["kind"], 0) + 1
     return {"day": day.isoformat(), "breaches": len(breaches), "by_kind": kinds}
+
+
+def score_population(ds: str) -> dict[str, Any]:
+    """Batch-score the feature date's population with every model's champion (``riskpipe score --model M
+    --date D``: the same point-in-time features as training), for score drift and the report. A model
+    without a champion is listed as skipped with the reason; a scoring failure fails the task."""
+    from riskpipe.models.config import MODEL_NAMES
+    from riskpipe.models.flows import score_date
+    from riskpipe.models.registry import CHAMPION, alias_version, configure_mlflow
+    from riskpipe.orchestration.daily import feature_date
+
+    day = feature_date(ds)
+    client = configure_mlflow()
+    scored, skipped = {}, {}
+    for model in MODEL_NAMES:
+        try:
+            mv = alias_version(client, model, CHAMPION)
+        except Exception as err:  # noqa: BLE001 - a registry without the model
+            mv, why = None, f"{type(err).__name__}: {err}"
+        else:
+            why = "no champion"
+        if mv is None:
+            skipped[model] = why
+            continue
+        path, rows = score_date(model, day)
+        scored[model] = {"rows": len(rows), "version": str(mv.version), "path": str(path)}
+    return {"day": day.isoformat(), "scored": scored, "skipped": skipped}
 
 
 def report(ds: str) -> dict[str, Any]:
