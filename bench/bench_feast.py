@@ -96,7 +96,7 @@ def _duckdb_asof(features: Path, entities_path: Path, credit_cols: list[str], gr
       CASE WHEN event_timestamp::TIMESTAMP - _c_ts <= INTERVAL 2 DAY AND annual_income > 0
            THEN requested_amount / annual_income END AS requested_to_income
     FROM j2 ORDER BY _row"""
-    out = con.execute(sql).fetch_arrow_table()
+    out = con.sql(sql).to_arrow_table()
     con.close()
     return out
 
