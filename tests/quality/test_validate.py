@@ -171,3 +171,28 @@ def test_data_docs_index_lists_the_runs_of_every_process(lake, spark) -> None:
     index = (lake.settings.reports / "data_docs" / "index.html").read_text()
     for dataset in ("customers", "device_events"):  # the index's table data links each run's page
         assert re.search(rf"validations/{dataset}/{dataset}-{LAST}/\d{{8}}T\d+\.\d+Z/[^'\"]+\.html", index), dataset
+
+
+def test_history_metrics_are_cached_per_partition_and_refreshed_when_it_changes(lake, spark) -> None:
+    import os
+
+    from riskpipe.quality.baselines import _metrics_path, compute_baseline
+    from riskpipe.quality.spec import get_spec
+
+    spec = get_spec("transactions")
+    first = compute_baseline(spec, LAST, lake.settings, spark)
+    assert first is not None and len(first.partitions) >= 3
+    paths = {d: _metrics_path(lake.settings, "transactions", dt.date.fromisoformat(d)) for d in first.partitions}
+    assert all(p.is_file() for p in paths.values())
+    # the cache is what is read: a (forged) cached row count shows up in the baseline
+    oldest = first.partitions[0]
+    body = json.loads(paths[oldest].read_text())
+    body["metrics"]["n"] = 10**9
+    paths[oldest].write_text(json.dumps(body))
+    assert compute_baseline(spec, LAST, lake.settings, spark).row_count > 10**8
+    # a republished partition (its file changed) is measured again
+    f = next((lake.settings.silver / "transactions" / f"dt={oldest}").glob("*.parquet"))
+    st = f.stat()
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    again = compute_baseline(spec, LAST, lake.settings, spark)
+    assert again.row_count == first.row_count and again.mean == first.mean

@@ -66,11 +66,58 @@ class Baseline:
         return dataclasses.asdict(self)
 
 
+#: per-partition metrics cached next to its validation summaries (``<runs>/validate/<dataset>/dt=D/``)
+METRICS_FILE = "partition_metrics.json"
+
+
+def _signature(folder: Path) -> list[list]:
+    """What identifies a partition's content: its files' names, sizes and modification times."""
+    out = []
+    for p in sorted(folder.glob("*.parquet")):
+        st = p.stat()
+        out.append([p.name, st.st_size, st.st_mtime_ns])
+    return out
+
+
+def _metrics_path(s: Settings, dataset: str, day: dt.date) -> Path:
+    return s.runs / "validate" / dataset / f"dt={day.isoformat()}" / METRICS_FILE
+
+
+def _cached_metrics(s: Settings, dataset: str, root: Path, day: dt.date, needed: list[str]) -> dict | None:
+    import json
+
+    path = _metrics_path(s, dataset, day)
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if body.get("signature") != _signature(root / f"dt={day.isoformat()}"):
+        return None  # the partition was republished since: recompute
+    metrics = body.get("metrics", {})
+    return metrics if all(k in metrics for k in needed) else None
+
+
+def _store_metrics(s: Settings, dataset: str, root: Path, day: dt.date, metrics: dict) -> None:
+    import json
+    import os
+    import uuid
+
+    path = _metrics_path(s, dataset, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    tmp.write_text(json.dumps({"signature": _signature(root / f"dt={day.isoformat()}"), "metrics": metrics},
+                              sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
 def compute_baseline(spec: DatasetSpec, current: dt.date, s: Settings, spark: SparkSession) -> Baseline | None:
     """Metrics of the last ``distribution.history`` published partitions before ``current``.
 
     ``None`` when the spec has no distribution checks or fewer than ``min_history`` partitions exist
-    (a young dataset is not compared with noise). One Spark aggregation over those partitions.
+    (a young dataset is not compared with noise). Each partition's metrics are computed once, in one
+    Spark aggregation over the partitions not seen before, and cached with the partition's file
+    signature (names, sizes, mtimes): a republished partition is recomputed, an unchanged one is not
+    rescanned every day.
     """
     from pyspark.sql import functions as F
 
@@ -83,22 +130,36 @@ def compute_baseline(spec: DatasetSpec, current: dt.date, s: Settings, spark: Sp
         log.info("%s: %d partition(s) of history before %s (< %d): distribution checks not applied",
                  spec.dataset, len(days), current, dist.min_history)
         return None
-    df = read_partitions(spark, root, days)
     null_cols = [r.column for r in dist.null_rate]
     mean_cols = [r.column for r in dist.mean]
-    aggs = [F.count(F.lit(1)).alias("n")]
-    aggs += [F.sum(F.col(c).isNull().cast("long")).alias(f"null__{c}") for c in null_cols if c in df.columns]
-    aggs += [F.avg(F.col(c).cast("double")).alias(f"mean__{c}") for c in mean_cols if c in df.columns]
-    rows = [r.asDict() for r in df.groupBy("dt").agg(*aggs).collect()]
+    needed = ["n", *(f"null__{c}" for c in null_cols), *(f"mean__{c}" for c in mean_cols)]
+    per_day: dict[dt.date, dict] = {}
+    for d in days:
+        cached = _cached_metrics(s, spec.dataset, root, d, needed)
+        if cached is not None:
+            per_day[d] = cached
+    todo = [d for d in days if d not in per_day]
+    if todo:
+        df = read_partitions(spark, root, todo)
+        aggs = [F.count(F.lit(1)).alias("n")]
+        aggs += [F.sum(F.col(c).isNull().cast("long")).alias(f"null__{c}") for c in null_cols if c in df.columns]
+        aggs += [F.avg(F.col(c).cast("double")).alias(f"mean__{c}") for c in mean_cols if c in df.columns]
+        for r in df.groupBy("dt").agg(*aggs).collect():
+            m = r.asDict()
+            d = m.pop("dt")
+            m = {k: m.get(k) for k in needed}
+            per_day[d] = m
+            _store_metrics(s, spec.dataset, root, d, m)
+    rows = [per_day[d] for d in days if d in per_day]
     if not rows:
         return None
     k = len(rows)
-    null_rate = {c: sum(r.get(f"null__{c}", 0) / r["n"] for r in rows) / k for c in null_cols}
+    null_rate = {c: sum((r.get(f"null__{c}") or 0) / r["n"] for r in rows) / k for c in null_cols}
     means: dict[str, float | None] = {}
     for c in mean_cols:
         vals = [r.get(f"mean__{c}") for r in rows if r.get(f"mean__{c}") is not None]
         means[c] = sum(vals) / len(vals) if vals else None
-    return Baseline(partitions=[d.isoformat() for d in days], row_count=sum(r["n"] for r in rows) / k,
+    return Baseline(partitions=[d.isoformat() for d in days if d in per_day], row_count=sum(r["n"] for r in rows) / k,
                     null_rate=null_rate, mean=means)
 
 
