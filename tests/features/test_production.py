@@ -148,3 +148,19 @@ def test_feast_cli_plan_with_production_yaml(tmp_path, redis_available, feast_pg
     assert proc.returncode == 0, out[-4000:]
     for name in ("credit_pd_v1", "fraud_v1", "early_warning_v1", "customer_graph_daily", "fraud_request_features"):
         assert name in out
+    # `feast apply` registers the definitions in the PostgreSQL registry, where riskpipe reads them
+    from riskpipe.features.store import drop_project, get_store
+
+    store = get_store(settings, project=project)
+    try:
+        proc = subprocess.run([FEAST, "-c", str(repo), "apply"], env=riskpipe_env(env), capture_output=True,
+                              text=True, timeout=400)
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+        assert project in registry_projects(feast_pg_url)
+        applied = get_store(settings, project=project)  # a new reader of the registry
+        assert {sv.name for sv in applied.list_feature_services()} == {"credit_pd_v1", "fraud_v1", "early_warning_v1"}
+        assert {v.name for v in applied.list_on_demand_feature_views()} == {"fraud_request_features",
+                                                                          "credit_request_features"}
+    finally:
+        drop_project(store)
+    assert project not in registry_projects(feast_pg_url)

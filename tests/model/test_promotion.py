@@ -179,3 +179,46 @@ def test_calibration_blow_up_is_not_promoted(model_env):
     again = promote("pd_calib", margin=-1.0, table=df)
     assert not again.promoted and again.evidence["oot_rows"] == r.n_oot
     assert again.evidence["challenger_auc"] == d.evidence["challenger_auc"]
+
+
+def test_four_eyes_promotion_needs_a_second_person(model_env, monkeypatch):
+    """RISKPIPE_MODEL_PROMOTE_APPROVAL: the gate's pass only requests; another person moves the alias."""
+    from riskpipe.cli import app
+    from riskpipe.models.config import get_model_settings
+    from riskpipe.models.registry import alias_version, approve, configure_mlflow, pending_approval
+
+    monkeypatch.setenv("RISKPIPE_MODEL_PROMOTE_APPROVAL", "true")
+    get_model_settings.cache_clear()
+    try:
+        name = "pd_four_eyes"
+        with pytest.raises(RegistryError, match="no registered model"):
+            approve(name)
+        r = train_model(make_table(n=4000, seed=41), "default_12m", None, "application_date", name,
+                        truth_column="true_pd", num_boost_round=ROUNDS, gbm_params=FAST_GBM)
+        with pytest.raises(RegistryError, match="no promotion awaiting"):
+            approve(name)
+        d = promote(name)
+        assert (d.action, d.promoted, d.to_version) == ("pending_approval", False, None)
+        assert "awaiting approval" in d.reasons[0]
+        client = configure_mlflow()
+        assert alias_version(client, name, "champion") is None  # nothing moved yet
+        req = pending_approval(name)
+        assert req["candidate_version"] == r.challenger_version and req["who"] == "model-tests"
+        with pytest.raises(RegistryError, match="cannot also approve"):
+            approve(name)  # the requester
+        monkeypatch.setenv("RISKPIPE_USER", "risk-officer")
+        res = CliRunner().invoke(app, ["approve", "--model-name", name, "--json"])
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.stdout)
+        assert out["promoted"] and out["to_version"] == r.challenger_version
+        assert alias_version(client, name, "champion").version == r.challenger_version
+        assert alias_version(client, name, "challenger") is None
+        moved = [h for h in read_history(name) if h["alias"] == "champion"][-1]
+        assert (moved["action"], moved["who"]) == ("promote", "risk-officer")
+        assert moved["evidence"]["requested_by"] == "model-tests"
+        assert moved["evidence"]["approved_by"] == "risk-officer" and "challenger_auc" in moved["evidence"]
+        assert pending_approval(name) is None
+        with pytest.raises(RegistryError, match="no promotion awaiting"):
+            approve(name)
+    finally:
+        get_model_settings.cache_clear()

@@ -135,6 +135,15 @@ def register(app: typer.Typer) -> None:
         d = do_promote(model_name, margin=margin, table=df)
         _echo(d.as_dict(), as_json)  # a refusal is a valid outcome (exit 0); read "promoted"
 
+    @app.command("approve")
+    def approve_cmd(model_name: str = typer.Option(..., "--model-name"), as_json: bool = typer.Option(False, "--json")) -> None:
+        """Second-person approval of a promotion that passed the gate (RISKPIPE_MODEL_PROMOTE_APPROVAL=true).
+
+        The approver is RISKPIPE_USER (else the OS user) and must not be who ran `riskpipe promote`."""
+        from riskpipe.models.registry import approve
+
+        _echo(approve(model_name).as_dict(), as_json)
+
     @app.command("rollback")
     def rollback(model_name: str = typer.Option(..., "--model-name"), as_json: bool = typer.Option(False, "--json")) -> None:
         """Put 'champion' back on the previous champion version (from the alias history)."""

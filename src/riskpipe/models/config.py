@@ -41,6 +41,8 @@ class ModelSettings(BaseSettings):
     num_threads: int = Field(0, ge=0, description="LightGBM threads (0: LightGBM's default)")
 
     # promotion gates
+    promote_approval: bool = Field(
+        False, description="a promotion that passes the gate waits for a second person (riskpipe approve)")
     promote_margin: float = Field(0.005, ge=0, description="OOT AUC the challenger must add over the champion")
     max_score_psi: float = Field(0.25, gt=0, description="score PSI train->OOT above this is unstable")
     max_calibration_ratio: float = Field(

@@ -226,7 +226,7 @@ class Decision:
     """What promotion or rollback decided, and the evidence it decided on."""
 
     model_name: str
-    action: str  # promote | reject | rollback | noop
+    action: str  # promote | reject | rollback | noop | pending_approval
     promoted: bool
     from_version: str | None
     to_version: str | None
@@ -327,22 +327,81 @@ def promote(
         why = (f"challenger v{ch.version} beats champion v{champ.version} on OOT AUC by {ev['auc_gain']:.4f} "
                f"and is stable" if champ else f"first champion: v{ch.version} passes the stability gates")
         reasons = [why]
-    d = Decision(model_name, "promote" if promoted else "reject", promoted, champ.version if champ else None,
-                 ch.version if promoted else (champ.version if champ else None), reasons, ev)
+    current = champ.version if champ else None
+    if promoted and ms.promote_approval:
+        # four eyes: the gate passed, a second named person moves the alias (riskpipe approve)
+        d = Decision(model_name, "pending_approval", False, current, current,
+                     [f"{reasons[0]}; awaiting approval by a second person "
+                      f"(riskpipe approve --model-name {model_name})"], ev)
+    else:
+        d = Decision(model_name, "promote" if promoted else "reject", promoted, current,
+                     ch.version if promoted else current, reasons, ev)
     _log_decision(d, settings)
     ev["promotion_run_id"] = d.run_id
-    if promoted:
-        set_alias(client, model_name, CHAMPION, ch.version, action="promote", reason=reasons[0], evidence=ev,
-                  settings=settings)
-        client.delete_registered_model_alias(model_name, CHALLENGER)
-        append_history({"model_name": model_name, "alias": CHALLENGER, "action": "cleared", "from_version": ch.version,
-                        "to_version": None, "reason": f"v{ch.version} is now champion",
-                        "evidence": {"promotion_run_id": d.run_id}}, settings)
+    if promoted and ms.promote_approval:
+        append_history({"model_name": model_name, "alias": CHAMPION, "action": "approval_requested",
+                        "from_version": d.from_version, "to_version": d.from_version, "candidate_version": ch.version,
+                        "reason": reasons[0], "evidence": ev}, settings)
+    elif promoted:
+        _move_champion(client, model_name, ch.version, reasons[0], ev, d.run_id, settings)
     else:
         append_history({"model_name": model_name, "alias": CHAMPION, "action": "reject",
                         "from_version": d.from_version, "to_version": d.from_version,
                         "candidate_version": ch.version, "reason": "; ".join(reasons), "evidence": ev}, settings)
     log.info("promotion of %s v%s: %s (%s)", model_name, ch.version, d.action, "; ".join(reasons))
+    return d
+
+
+def _move_champion(client, model_name: str, version: str, reason: str, ev: dict[str, Any], run_id: str | None,
+                   settings: Settings | None) -> None:
+    set_alias(client, model_name, CHAMPION, version, action="promote", reason=reason, evidence=ev, settings=settings)
+    client.delete_registered_model_alias(model_name, CHALLENGER)
+    append_history({"model_name": model_name, "alias": CHALLENGER, "action": "cleared", "from_version": version,
+                    "to_version": None, "reason": f"v{version} is now champion",
+                    "evidence": {"promotion_run_id": run_id}}, settings)
+
+
+def pending_approval(model_name: str, settings: Settings | None = None) -> dict[str, Any] | None:
+    """The open approval request of ``model_name`` (the last ``approval_requested`` not followed by a
+    champion move, a rejection or another request), or None."""
+    pending = None
+    for rec in read_history(model_name, settings):
+        if rec.get("alias") != CHAMPION:
+            continue
+        if rec.get("action") == "approval_requested":
+            pending = rec
+        elif rec.get("action") in ("promote", "rollback", "reject", "approval_refused"):
+            pending = None
+    return pending
+
+
+def approve(model_name: str, *, approver: str | None = None, settings: Settings | None = None) -> Decision:
+    """Second-person approval of a promotion the gate passed (``RISKPIPE_MODEL_PROMOTE_APPROVAL``).
+
+    The approver (default ``RISKPIPE_USER`` / the OS user) must not be who requested it, and the
+    challenger must still be the version the gate judged; then ``champion`` moves, and the history
+    records requester, approver and the gate's evidence."""
+    client = configure_mlflow(settings)
+    _require_model(client, model_name)
+    req = pending_approval(model_name, settings)
+    if req is None:
+        raise RegistryError(f"model {model_name!r} has no promotion awaiting approval (run `riskpipe promote`)")
+    who = approver or _who()
+    if who == req.get("who"):
+        raise RegistryError(f"{who!r} requested this promotion and cannot also approve it: a second person must")
+    version = str(req["candidate_version"])
+    ch = alias_version(client, model_name, CHALLENGER)
+    if ch is None or str(ch.version) != version:
+        raise RegistryError(f"model {model_name!r}: the challenger is now "
+                            f"{'v' + str(ch.version) if ch else 'unset'}, not v{version} that the gate judged; "
+                            "run `riskpipe promote` again")
+    ev = {**req.get("evidence", {}), "requested_by": req.get("who"), "requested_at": req.get("when"),
+          "approved_by": who}
+    reason = f"{req.get('reason')}; approved by {who} (requested by {req.get('who')})"
+    d = Decision(model_name, "promote", True, req.get("from_version"), version, [reason], ev)
+    _log_decision(d, settings)
+    _move_champion(client, model_name, version, reason, ev, d.run_id, settings)
+    log.info("%s", reason)
     return d
 
 
