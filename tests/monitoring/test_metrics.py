@@ -306,3 +306,28 @@ def test_score_drift_against_the_same_versions_earlier_scores(s) -> None:
     other = M.score_drift(D, s).iloc[0]
     assert other.reference_rows == 0 and other.status == "not judged"
     assert not [a for a in drift_alerts(D, s) if a["kind"] == "score_drift"]
+
+
+def test_alias_history_in_the_report(riskpipe_env, monkeypatch) -> None:
+    """Alias moves (who, when, from/to, why, approvals) are queryable and shown in the report, up to its day."""
+    from riskpipe.models.registry import append_history, history_path
+    from riskpipe.monitoring.report import build_report
+    from riskpipe.settings import get_settings
+
+    s = get_settings()
+    monkeypatch.setenv("RISKPIPE_USER", "analyst-a")
+    append_history({"model_name": "credit_pd", "alias": "champion", "action": "approval_requested",
+                    "from_version": "1", "to_version": "1", "candidate_version": "2", "reason": "gate passed"}, s)
+    append_history({"model_name": "credit_pd", "alias": "champion", "action": "promote", "from_version": "1",
+                    "to_version": "2", "reason": "gate passed; approved by officer-b",
+                    "evidence": {"requested_by": "analyst-a", "approved_by": "officer-b"}}, s)
+    lines = history_path(s).read_text().splitlines()
+    later = json.loads(lines[-1]) | {"when": "2099-01-01T00:00:00+00:00", "reason": "from the future"}
+    history_path(s).write_text("\n".join([*lines, json.dumps(later)]) + "\n")
+    today = dt.datetime.now(dt.UTC).date()
+    h = M.alias_history(s, until=today)
+    assert list(h["action"]) == ["promote", "approval_requested"]  # newest first, the future one not yet
+    assert (h.iloc[0]["requested_by"], h.iloc[0]["approved_by"]) == ("analyst-a", "officer-b")
+    page = build_report(today, settings=s).path.read_text()
+    assert "Alias history" in page and "officer-b" in page and "approval_requested" in page
+    assert "from the future" not in page

@@ -500,6 +500,27 @@ def model_aliases(settings: Settings) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def alias_history(settings: Settings, until: dt.date | None = None, last: int = 25) -> pd.DataFrame:
+    """The newest ``last`` alias moves of every model up to the end of ``until`` (who, when, what moved
+    from/to, why, and for approved promotions who requested and who approved)."""
+    from riskpipe.models.registry import read_history
+
+    cols = ["when", "who", "model", "alias", "action", "from_version", "to_version", "candidate_version",
+            "requested_by", "approved_by", "reason"]
+    rows = []
+    for h in read_history(settings=settings):
+        when = str(h.get("when", ""))
+        if until is not None and when[:10] > until.isoformat():
+            continue
+        ev = h.get("evidence") or {}
+        rows.append({"when": when, "who": h.get("who"), "model": h.get("model_name"), "alias": h.get("alias"),
+                     "action": h.get("action"), "from_version": h.get("from_version"),
+                     "to_version": h.get("to_version"), "candidate_version": h.get("candidate_version"),
+                     "requested_by": ev.get("requested_by"), "approved_by": ev.get("approved_by"),
+                     "reason": h.get("reason")})
+    return pd.DataFrame(rows[-last:][::-1], columns=cols)
+
+
 # ---- the monitoring tables ---------------------------------------------------------------------------
 @dataclass
 class DayTables:

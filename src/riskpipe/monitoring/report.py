@@ -73,6 +73,7 @@ class ReportInputs:
     models: pd.DataFrame
     models_note: str = ""
     monitor: MonitorSettings | None = None
+    history_moves: pd.DataFrame | None = None  # alias moves (who, when, from/to, why, approvals)
 
 
 @dataclasses.dataclass
@@ -301,10 +302,18 @@ def sec_rings(x: ReportInputs) -> tuple[str, bool]:
 
 
 def sec_models(x: ReportInputs) -> tuple[str, bool]:
-    m = x.models
+    m, h = x.models, x.history_moves
+    moves = ""
+    if h is not None and not h.empty:
+        moves = (f"<h3>Alias history</h3><p class=\"meta\">the newest {len(h)} alias moves up to {x.day}, newest "
+                 "first (riskpipe model-history --model-name M shows one model's)</p>"
+                 + html_table(h, row_class=lambda r: "warn" if r["action"] in ("rollback", "approval_requested")
+                              else ""))
     if m is None or m.empty:
+        if moves:
+            return moves, True
         return nodata(x.models_note or "no champion or challenger registered in MLflow yet."), False
-    return html_table(m), True
+    return html_table(m) + moves, True
 
 
 RENDER = {"alerts": sec_alerts, "volumes": sec_volumes, "quarantine": sec_quarantine, "validation": sec_validation,
@@ -378,10 +387,15 @@ def collect(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
     except Exception as err:  # noqa: BLE001 - graceful when MLflow is unreachable
         log.warning("MLflow registry not readable: %s", err)
         models, models_note = pd.DataFrame(), f"MLflow registry not readable ({err})."
+    try:
+        moves = M.alias_history(settings, until=day)
+    except Exception as err:  # noqa: BLE001 - an unreadable history file must not cost the whole report
+        log.warning("alias history not readable: %s", err)
+        moves = None
     return ReportInputs(day=day, reference=ref, reference_note=note, history=hist, tables=tables, volumes=vol,
                         quarantine=qr, validation=val, scores=sc, scores_path=str(scores) if scores else None,
                         vintage=vint, early_warning=ew, rings=rings, models=models, models_note=models_note,
-                        monitor=ms)
+                        monitor=ms, history_moves=moves)
 
 
 def default_path(settings: Settings, day: dt.date) -> Path:
