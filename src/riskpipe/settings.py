@@ -14,11 +14,14 @@ from __future__ import annotations
 import functools
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from riskpipe.errors import ConfigError
+
+_S = TypeVar("_S", bound=BaseSettings)
 
 ENV_PREFIX = "RISKPIPE_"
 
@@ -222,6 +225,18 @@ def _explain(err: ValidationError) -> str:
         msg = e.get("msg", "invalid value").removeprefix("Value error, ")
         lines.append(f"{name}: {msg}" if loc else msg)
     return "invalid riskpipe configuration:\n  " + "\n  ".join(lines)
+
+
+def load_section(cls: type[_S], prefix: str, what: str, overrides: dict[str, object],
+                 error: type[ConfigError] = ConfigError) -> _S:
+    """Build one stage's settings class (``RISKPIPE_<STAGE>_*``) with the same readable error for all:
+    one line per invalid variable, named as the user sets it."""
+    try:
+        return cls(**overrides)
+    except ValidationError as err:
+        lines = [f"{prefix}{str(e['loc'][0]).upper()}: {str(e.get('msg')).removeprefix('Value error, ')}"
+                 if e.get("loc") else str(e.get("msg")) for e in err.errors()]
+        raise error(f"invalid {what} configuration:\n  " + "\n  ".join(lines)) from None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import functools
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from riskpipe.errors import ConfigError
 
 #: the risk models riskpipe trains from the feature store (riskpipe.models.flows.MODEL_SPECS declares
 #: each); here so that DAG parsing and settings can name them without importing the training stack
@@ -61,14 +59,9 @@ class ModelSettings(BaseSettings):
 
 def load_model_settings(**overrides: object) -> ModelSettings:
     """Build model settings from the environment plus overrides, with a readable error."""
-    try:
-        return ModelSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as err:
-        lines = [
-            f"RISKPIPE_MODEL_{str(e['loc'][0]).upper() if e.get('loc') else ''}: {e.get('msg')}"
-            for e in err.errors()
-        ]
-        raise ConfigError("invalid model configuration:\n  " + "\n  ".join(lines)) from None
+    from riskpipe.settings import load_section
+
+    return load_section(ModelSettings, "RISKPIPE_MODEL_", "model", overrides)
 
 
 @functools.cache

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from riskpipe.errors import ConfigError
@@ -60,12 +60,9 @@ class ServeSettings(BaseSettings):
 
 def load_serve_settings(**overrides: object) -> ServeSettings:
     """Serving settings from the environment plus overrides, with a readable error."""
-    try:
-        return ServeSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as err:
-        lines = [f"RISKPIPE_SERVE_{str(e['loc'][0]).upper() if e.get('loc') else ''}: {e.get('msg')}"
-                 for e in err.errors()]
-        raise ConfigError("invalid serving configuration:\n  " + "\n  ".join(lines)) from None
+    from riskpipe.settings import load_section
+
+    return load_section(ServeSettings, "RISKPIPE_SERVE_", "serving", overrides)
 
 
 # ---- request bodies -------------------------------------------------------------------------------

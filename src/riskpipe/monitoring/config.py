@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import functools
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from riskpipe.errors import ConfigError
 
 
 class MonitorSettings(BaseSettings):
@@ -42,15 +40,9 @@ class MonitorSettings(BaseSettings):
 
 def load_monitor_settings(**overrides: object) -> MonitorSettings:
     """Build monitoring settings from the environment plus overrides, with a readable error."""
-    try:
-        return MonitorSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as err:
-        lines = [
-            f"RISKPIPE_MONITOR_{str(e['loc'][0]).upper() if e.get('loc') else ''}: "
-            f"{str(e.get('msg')).removeprefix('Value error, ')}"
-            for e in err.errors()
-        ]
-        raise ConfigError("invalid monitoring configuration:\n  " + "\n  ".join(lines)) from None
+    from riskpipe.settings import load_section
+
+    return load_section(MonitorSettings, "RISKPIPE_MONITOR_", "monitoring", overrides)
 
 
 @functools.cache

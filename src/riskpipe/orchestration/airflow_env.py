@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from riskpipe.errors import ConfigError
@@ -134,14 +134,9 @@ class AirflowSettings(BaseSettings):
 
 def load_airflow_settings(**overrides: object) -> AirflowSettings:
     """Read RISKPIPE_AIRFLOW_* with an error that names the bad variable."""
-    try:
-        return AirflowSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as err:
-        lines = [
-            f"{AIRFLOW_PREFIX}{str(e['loc'][0]).upper()}: {e['msg']}" if e.get("loc") else e["msg"]
-            for e in err.errors()
-        ]
-        raise AirflowConfigError("invalid Airflow configuration:\n  " + "\n  ".join(lines)) from None
+    from riskpipe.settings import load_section
+
+    return load_section(AirflowSettings, AIRFLOW_PREFIX, "Airflow", overrides, AirflowConfigError)
 
 
 @functools.cache
