@@ -16,10 +16,10 @@ Ratios are figure / anchor: lower is better. Scales: small 200k rows; full 1M an
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import tempfile
 import time
 from pathlib import Path
+
+from bench import spark_sizes
 
 DAY = dt.date(2026, 1, 1)
 HUGE = True  # `python -m bench --only ingest --scale huge` adds 30M rows
@@ -128,16 +128,4 @@ def _one(rows: int, work: Path) -> list[dict]:
 
 def run(scale: str) -> list[dict]:
     sizes = {"small": [200_000], "full": [1_000_000, 10_000_000], "huge": [1_000_000, 10_000_000, 30_000_000]}[scale]
-    out = []
-    for rows in sizes:
-        work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-        try:
-            out += _one(rows, work)
-        finally:
-            from pyspark.sql import SparkSession
-
-            active = SparkSession.getActiveSession()
-            if active is not None:
-                active.stop()
-            shutil.rmtree(work, ignore_errors=True)
-    return out
+    return spark_sizes("bench-ingest-", sizes, _one)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import tempfile
 import time
 from pathlib import Path
+
+from bench import spark_sizes
 
 DAY = dt.date(2026, 1, 4)
 HISTORY = 3
@@ -86,16 +87,4 @@ def _one(rows: int, work: Path) -> list[dict]:
 
 def run(scale: str) -> list[dict]:
     sizes = {"small": [500_000], "full": [10_000_000], "huge": [10_000_000]}[scale]
-    out = []
-    for rows in sizes:
-        work = Path(tempfile.mkdtemp(prefix="bench-validate-"))
-        try:
-            out += _one(rows, work)
-        finally:
-            from pyspark.sql import SparkSession
-
-            active = SparkSession.getActiveSession()
-            if active is not None:
-                active.stop()
-            shutil.rmtree(work, ignore_errors=True)
-    return out
+    return spark_sizes("bench-validate-", sizes, _one)

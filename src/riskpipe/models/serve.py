@@ -397,25 +397,35 @@ class Scorer:
         missing = [f for f, m in zip(feats, nan, strict=True) if m]
         decision_id = None
         latency = round((time.perf_counter() - started) * 1000.0, 3)
+        request_id = ep.request_id(body)
         if self.decisions is not None:
-            from riskpipe.models.decisions import new_decision_id, to_json
+            from riskpipe.models.decisions import to_json
 
-            now = dt.datetime.now(dt.UTC)
-            decision_id = new_decision_id(now)
             request = to_json(body.model_dump(mode="json"))
-            self.decisions.append({
-                "decision_id": decision_id, "decided_at": now, "role": "champion", "shadow_of": None,
-                "endpoint": key, "model_name": champ.model_name, "model_version": champ.version,
-                "model_run_id": champ.run_id, "feature_service": ep.feature_service,
-                "request_id": ep.request_id(body), "request": request, "features": to_json(row),
-                "features_missing": missing, "probability": scored.probability, "score": scored.score,
-                "band": scored.band, "reason_codes": list(scored.reason_codes), "latency_ms": latency})
-            self._submit_shadow(key, champ.version, decision_id, row, request, ep.request_id(body))
+            decision_id = self._log_decision("champion", None, key, champ, request_id, request, row, missing,
+                                             scored, latency)
+            self._submit_shadow(key, champ.version, decision_id, row, request, request_id)
         return ScoreResponse(
             model_name=champ.model_name, model_version=champ.version, feature_service=ep.feature_service,
-            request_id=ep.request_id(body), probability=scored.probability, score=scored.score, band=scored.band,
+            request_id=request_id, probability=scored.probability, score=scored.score, band=scored.band,
             reason_codes=scored.reason_codes, features_missing=missing, latency_ms=latency, decision_id=decision_id,
         )
+
+    def _log_decision(self, role: str, shadow_of: str | None, key: str, model: Champion, request_id: str | None,
+                      request: str, row: dict[str, Any], missing: list[str], scored: Any, latency_ms: float) -> str:
+        """Append one decision record (champion or shadow) to the log; returns its id."""
+        from riskpipe.models.decisions import new_decision_id, to_json
+
+        now = dt.datetime.now(dt.UTC)
+        decision_id = new_decision_id(now)
+        self.decisions.append({
+            "decision_id": decision_id, "decided_at": now, "role": role, "shadow_of": shadow_of, "endpoint": key,
+            "model_name": model.model_name, "model_version": model.version, "model_run_id": model.run_id,
+            "feature_service": self.endpoints[key].feature_service, "request_id": request_id, "request": request,
+            "features": to_json(row), "features_missing": missing, "probability": scored.probability,
+            "score": scored.score, "band": scored.band, "reason_codes": list(scored.reason_codes),
+            "latency_ms": latency_ms})
+        return decision_id
 
     # ---- shadow challenger ------------------------------------------------------------------------
     def _submit_shadow(self, key: str, champion_version: str, decision_id: str, row: dict[str, Any],
@@ -438,12 +448,10 @@ class Scorer:
         """Score the challenger on the champion's features and log it (role shadow); never raises."""
         import pandas as pd
 
-        from riskpipe.models.decisions import new_decision_id, to_json
         from riskpipe.models.explain import feature_matrix, score
 
         try:
             started = time.perf_counter()
-            ep = self.endpoints[key]
             try:
                 ch = self.shadow_slots[key].get()
             except ServeError:
@@ -457,15 +465,9 @@ class Scorer:
                 return
             X = feature_matrix(pd.DataFrame([{f: row[f] for f in feats}]), feats)
             scored = score(ch.estimator, X)[0]
-            now = dt.datetime.now(dt.UTC)
-            self.decisions.append({
-                "decision_id": new_decision_id(now), "decided_at": now, "role": "shadow", "shadow_of": decision_id,
-                "endpoint": key, "model_name": ch.model_name, "model_version": ch.version, "model_run_id": ch.run_id,
-                "feature_service": ep.feature_service, "request_id": request_id, "request": request,
-                "features": to_json(row), "features_missing": [f for f in feats if pd.isna(X.at[X.index[0], f])],
-                "probability": scored.probability, "score": scored.score, "band": scored.band,
-                "reason_codes": list(scored.reason_codes),
-                "latency_ms": round((time.perf_counter() - started) * 1000.0, 3)})
+            missing = [f for f in feats if pd.isna(X.at[X.index[0], f])]
+            self._log_decision("shadow", decision_id, key, ch, request_id, request, row, missing, scored,
+                               round((time.perf_counter() - started) * 1000.0, 3))
         except Exception:  # shadow scoring must never hurt serving
             log.exception("shadow scoring of %s failed", key)
         finally:

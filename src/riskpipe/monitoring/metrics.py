@@ -314,23 +314,22 @@ def freshness(day: dt.date, settings: Settings, ms: MonitorSettings | None = Non
     return pd.DataFrame(rows, columns=["layer", "dataset", "latest", "age_hours", "stale"])
 
 
+def _psi_alert(day: dt.date, kind: str, subject: str, what: str, r: Any, ms: MonitorSettings) -> dict[str, Any]:
+    """The alert row of one PSI breach (``r``: a drift row with status warn/alert, psi and reference window)."""
+    thr = ms.psi_alert if r.status == "alert" else ms.psi_warn
+    return {"day": day, "kind": kind, "severity": "critical" if r.status == "alert" else "warning",
+            "subject": subject, "metric": "psi", "value": float(r.psi), "threshold": thr,
+            "message": f"{what} PSI {r.psi:.3f} >= {thr} against {r.reference_start}..{r.reference_end}"}
+
+
 def alerts_from(day: dt.date, drift: pd.DataFrame, fresh: pd.DataFrame, ms: MonitorSettings,
                 scores: pd.DataFrame | None = None) -> pd.DataFrame:
-    rows = []
-    for r in (scores if scores is not None else empty("score_drift")).itertuples(index=False):
-        if r.status in ("warn", "alert"):
-            thr = ms.psi_alert if r.status == "alert" else ms.psi_warn
-            rows.append({"day": day, "kind": "score_drift", "severity": "critical" if r.status == "alert" else "warning",
-                         "subject": f"scores.{r.model}", "metric": "psi", "value": float(r.psi), "threshold": thr,
-                         "message": f"{r.model} v{r.model_version} score PSI {r.psi:.3f} >= {thr} against "
-                                    f"{r.reference_start}..{r.reference_end}"})
-    for r in drift.itertuples(index=False):
-        if r.status in ("warn", "alert"):
-            thr = ms.psi_alert if r.status == "alert" else ms.psi_warn
-            rows.append({"day": day, "kind": "feature_drift", "severity": "critical" if r.status == "alert" else "warning",
-                         "subject": f"{r.table}.{r.feature}", "metric": "psi", "value": float(r.psi), "threshold": thr,
-                         "message": f"{r.table}.{r.feature} PSI {r.psi:.3f} >= {thr} against "
-                                    f"{r.reference_start}..{r.reference_end}"})
+    breached = ("warn", "alert")
+    rows = [_psi_alert(day, "score_drift", f"scores.{r.model}", f"{r.model} v{r.model_version} score", r, ms)
+            for r in (scores if scores is not None else empty("score_drift")).itertuples(index=False)
+            if r.status in breached]
+    rows += [_psi_alert(day, "feature_drift", f"{r.table}.{r.feature}", f"{r.table}.{r.feature}", r, ms)
+             for r in drift.itertuples(index=False) if r.status in breached]
     for r in fresh.itertuples(index=False):
         if r.stale:
             rows.append({"day": day, "kind": "stale_data", "severity": "warning", "subject": f"{r.layer}/{r.dataset}",
