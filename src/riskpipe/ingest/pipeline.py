@@ -51,6 +51,10 @@ UPSTREAM = {"applications": ["customers"], "repayments": ["applications"], "tran
             "device_events": ["customers"], "bureau": ["customers"], "chargebacks": ["transactions"]}
 
 
+#: rows per silver file: a bigger partition is split by key hash and written by parallel tasks
+ROWS_PER_FILE = 500_000
+
+
 class LandingMissing(RiskpipeError):
     """No landing files for the requested source and day."""
 
@@ -137,7 +141,7 @@ def ingest_day(
     from riskpipe.spark import io
     from riskpipe.spark.session import get_spark
     from riskpipe.transforms import SILVER
-    from riskpipe.transforms.common import check, quarantine_raw, tokenise
+    from riskpipe.transforms.common import check, optimizer_fence, quarantine_raw, tokenise
     from riskpipe.transforms.context import Context
 
     s = settings or get_settings()
@@ -164,15 +168,18 @@ def ingest_day(
         if df is not None:
             frames.append(df)
     t["read"] = time.perf_counter()
+    staging = lake / "_staging" / source / run_id
+    shutil.rmtree(staging, ignore_errors=True)
 
-    # ---- check: parse every declared column, collect reasons --------------------------------------
+    # ---- pass 1: parse and check every row; rejected rows -> staged quarantine -------------------------
     landing_dt = F.lit(day).cast("date")
     if frames:
         df = frames[0]
         for f in frames[1:]:
             df = df.unionByName(f)
-        checked = check(df, spec, cfg).cache()
-        rows_read = checked.count()
+        # rows read, counted on the input itself (independently of both outputs) for the balance below
+        rows_read = df.count()
+        checked = optimizer_fence(check(df, spec, cfg))
         ev = F.col(f"p_{spec.event_time.column}").cast("timestamp")
         version = F.col(f"p_{spec.version_column}").cast("timestamp") if spec.version_column else F.lit(None).cast("timestamp")
         valid = checked.filter(F.size("_reasons") == 0)
@@ -196,16 +203,19 @@ def ingest_day(
         quarantine = quarantine.unionByName(spark.createDataFrame(file_level, quarantine.schema))
     for pr in problems:
         log.warning("%s", pr.detail)
-    rows_quarantined = quarantine.filter(F.col("_source_row").isNotNull()).count()
+    qstage = staging / "quarantine" / f"dt={day.isoformat()}"
+    # repartition, not coalesce: coalesce(1) would pull the whole check of every row into one task
+    quarantine.repartition(1).sortWithinPartitions("_source_file", "_source_row").write.mode("overwrite").parquet(
+        str(qstage))
+    _finalise_single(qstage)
+    rows_quarantined = _parquet_rows(qstage) - len(file_level)
     t["check"] = time.perf_counter()
 
-    # ---- to silver: tokenise, conform, common columns ----------------------------------------------
+    # ---- pass 2: valid rows -> tokenise, conform, dedupe with the partitions' other rows -> staged silver
     key_cols = spec.keys
     silver_cols = [c.name for c in spec.silver.columns]
     types = {c.name: c.type for c in spec.silver.columns}
     previous = _previous_partitions(s, source, day)
-    staging = lake / "_staging" / source / run_id
-    shutil.rmtree(staging, ignore_errors=True)
     new_written = dup_new = superseded = 0
     partitions: list[str] = []
     if valid is not None:
@@ -224,9 +234,10 @@ def ingest_day(
             F.lit(run_id).alias("_run_id"),
             F.col("_meta._version").alias("_version"),
             F.lit(True).alias("_new"),
-        )
-        new_dts = [r[0].isoformat() for r in out.select("dt").distinct().collect()]
-        affected = sorted(set(new_dts) | set(previous))
+        ).cache()  # the silver columns of the valid rows only: read by the two passes below
+        per_dt = {r[0].isoformat(): r[1] for r in out.groupBy("dt").count().collect()}
+        new_rows = sum(per_dt.values())
+        affected = sorted(set(per_dt) | set(previous))
         root = lake / "silver" / source
         existing_paths = [str(root / f"dt={d}") for d in affected if (root / f"dt={d}").exists()]
         combined = out
@@ -238,30 +249,34 @@ def ingest_day(
                 F.col("event_ts") if vcol else F.lit(None).cast("timestamp"))
             old = old.select(*out.columns[:-2], old_version.alias("_version"), F.lit(False).alias("_new"))
             combined = out.unionByName(old)
+            per_dt = {r[0].isoformat(): r[1] for r in combined.groupBy("dt").count().collect()}
         w = Window.partitionBy("dt", *key_cols).orderBy(
             F.col("_version").desc_nulls_last(), F.col("_landing_dt").desc(), F.col("_source_row").desc(),
             F.col("_source_file").desc())
-        ranked = combined.withColumn("_rn", F.row_number().over(w)).cache()
-        stats = ranked.groupBy("_new", (F.col("_rn") == 1).alias("kept")).count().collect()
-        counts = {(r["_new"], r["kept"]): r["count"] for r in stats}
-        new_written = counts.get((True, True), 0)
-        dup_new = counts.get((True, False), 0)
-        superseded = counts.get((False, False), 0)
-        final = ranked.filter("_rn = 1").drop("_rn", "_version", "_new")
+        final = combined.withColumn("_rn", F.row_number().over(w)).filter("_rn = 1").drop("_rn", "_version", "_new")
         # every column nullable: a partition rebuilt from earlier files has the same schema (and bytes)
         # as one written from this run's rows alone
         final = _nullable(final)
-        partitions = io.write_partitions(final, staging / "silver", [*key_cols, "_landing_dt", "_source_row"])
+        # a big day is written as several files by parallel tasks; the file count depends only on the
+        # partition's rows, so a rerun writes the same files
+        files = {d: -(-n // ROWS_PER_FILE) for d, n in per_dt.items()}
+        sort_cols = [*key_cols, "_landing_dt", "_source_row"]
+        partitions = io.write_partitions(final, staging / "silver", sort_cols, files=files, bucket_cols=key_cols)
         # a partition this day touched before but no longer has rows for: publish the others' rows only
         for d in affected:
             if d not in partitions and (root / f"dt={d}").exists():
                 partitions.append(d)
                 io.write_partitions(
                     _nullable(combined.filter((F.col("dt") == F.lit(d).cast("date")) & ~F.col("_new"))
-                              .drop("_version", "_new")), staging / "silver", [*key_cols, "_landing_dt", "_source_row"])
-        ranked.unpersist()
-    if frames:
-        checked.unpersist()
+                              .drop("_version", "_new")), staging / "silver", sort_cols)
+        # the tally, read back from what was staged (footers, and one column for this day's rows)
+        staged = staging / "silver"
+        staged_rows = sum(_parquet_rows(staged / f"dt={d}") for d in partitions)
+        new_written = (spark.read.parquet(*[str(staged / f"dt={d}") for d in partitions])
+                       .filter(F.col("_landing_dt") == landing_dt).count()) if partitions else 0
+        dup_new = new_rows - new_written
+        superseded = (sum(per_dt.values()) - new_rows) - (staged_rows - new_written)
+        out.unpersist()
     t["transform"] = time.perf_counter()
 
     if rows_read != new_written + rows_quarantined + dup_new:
@@ -269,9 +284,6 @@ def ingest_day(
                             f"{rows_quarantined} + duplicates {dup_new}")
 
     # ---- quarantine is always recorded; silver waits for the gate ------------------------------------
-    qstage = staging / "quarantine" / f"dt={day.isoformat()}"
-    quarantine.coalesce(1).sortWithinPartitions("_source_file", "_source_row").write.mode("overwrite").parquet(str(qstage))
-    _finalise_single(qstage)
     io.swap_in(lake, f"quarantine-{source}", [(qstage, lake / "quarantine" / source / f"dt={day.isoformat()}")], run_id)
 
     result = IngestResult(
@@ -381,6 +393,13 @@ def ingest_date(
     if not results and not blocked:
         raise LandingMissing(f"no landing files for any of {', '.join(chosen)} on {day} under {s.landing}")
     return results
+
+
+def _parquet_rows(folder: Path) -> int:
+    """Rows in the Parquet files of ``folder``, from their footers."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in sorted(folder.glob("*.parquet")))
 
 
 def _finalise_single(folder: Path) -> None:

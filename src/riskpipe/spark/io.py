@@ -78,26 +78,67 @@ def read_landing(spark: SparkSession, spec: SourceSpec, path: Path, rel: str
     return df, ([problem] if problem is not None else [])
 
 
-def write_partitions(df: DataFrame, folder: Path, sort_cols: list[str]) -> list[str]:
-    """Write ``df`` partitioned by ``dt`` into ``folder``: one file per partition, rows sorted, stable name.
+def write_partitions(df: DataFrame, folder: Path, sort_cols: list[str],
+                     files: dict[str, int] | None = None, bucket_cols: list[str] | None = None) -> list[str]:
+    """Write ``df`` partitioned by ``dt`` into ``folder``: rows sorted, stable file names; returns the dts.
 
-    Deterministic bytes: rows are totally ordered (``sort_cols`` must end in a unique combination), each
-    partition is written by one task, and Spark's random file name is replaced by ``part-00000.parquet``.
-    Only the partitions present in ``df`` are (re)written (dynamic partition overwrite).
+    Deterministic bytes: rows are totally ordered (``sort_cols`` must end in a unique combination) and
+    every file is written by one task. Partition ``dt`` gets ``files[dt]`` files (default 1), rows
+    spread by a hash of ``bucket_cols`` (the natural key), so a big day is sorted and written by
+    several tasks in parallel while the same rows always land in the same file. Spark's random file
+    names become ``part-00000.parquet``, ``part-00001.parquet``... Only the partitions present in ``df``
+    are (re)written (dynamic partition overwrite). Returns the partitions in ``folder`` afterwards (a
+    fresh staging folder: the ones written), listed from disk rather than by another pass over ``df``.
     """
     from pyspark.sql import functions as F
 
-    dts = sorted(r[0].isoformat() for r in df.select("dt").distinct().collect())
-    if not dts:
-        return []
-    (df.repartition(F.col("dt")).sortWithinPartitions("dt", *sort_cols)
+    files = {d: n for d, n in (files or {}).items() if n > 1}
+    if files and bucket_cols:
+        # task t writes bucket b of day d, t = offset(d) + b with b = key hash mod files[d]; the task
+        # number is carried as a label whose hash lands exactly on partition t (see _exact_labels)
+        offsets, total = {}, 0
+        for d in sorted(files):
+            offsets[d] = total
+            total += files[d]
+        total += 1  # every day not in ``files``: one file each, from the last task
+        labels = _exact_labels(df.sparkSession, total)
+        dcol = F.col("dt").cast("string")
+        nfiles, offset = F.lit(1), F.lit(total - 1)
+        for d in sorted(offsets):
+            nfiles = F.when(dcol == d, F.lit(files[d])).otherwise(nfiles)
+            offset = F.when(dcol == d, F.lit(offsets[d])).otherwise(offset)
+        task = offset + F.pmod(F.xxhash64(*bucket_cols), nfiles)
+        # long, like the probe's ids: Murmur3 hashes an int and a long differently
+        label = F.element_at(F.array(*[F.lit(x).cast("long") for x in labels]), (task + 1).cast("int"))
+        laid = df.repartition(total, label)
+    else:
+        laid = df.repartition(F.col("dt"))
+    (laid.sortWithinPartitions("dt", *sort_cols)
      .write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
      .partitionBy("dt").parquet(str(folder)))
+    dts = sorted(p.name.removeprefix("dt=") for p in folder.glob("dt=*") if p.is_dir()) if folder.exists() else []
     for d in dts:
         finalise_single(folder / f"dt={d}")
     for marker in (folder / "_SUCCESS", folder / "._SUCCESS.crc"):
         marker.unlink(missing_ok=True)
     return dts
+
+
+def _exact_labels(spark: SparkSession, n: int) -> list[int]:
+    """``labels[t]`` = a long whose Spark hash partition among ``n`` is exactly ``t``.
+
+    ``repartition(n, col)`` sends a row to ``pmod(hash(col), n)`` (Murmur3, seed 42, the same function
+    as ``F.hash``), so small integers would collide; the labels are found by Spark's own hash.
+    """
+    from pyspark.sql import functions as F
+
+    probe = spark.range(0, 64 * n + 64).select("id", F.pmod(F.hash("id"), F.lit(n)).alias("p"))
+    first = probe.groupBy("p").agg(F.min("id").alias("id")).collect()
+    labels = {int(r["p"]): int(r["id"]) for r in first}
+    missing = [t for t in range(n) if t not in labels]
+    if missing:  # pragma: no cover - 64 candidates per partition: practically impossible
+        raise RuntimeError(f"no hash label for partition(s) {missing} of {n}")
+    return [labels[t] for t in range(n)]
 
 
 def finalise_single(folder: Path) -> None:
@@ -208,7 +249,9 @@ def _read_parquet(spark: SparkSession, spec: SourceSpec, path: Path, rel: str):
     df = df.select("*", (F.col("_metadata.row_index") + 1).alias("_source_row"))
     missing = [c.name for c in spec.landing.columns if c.name not in names]
     cols = [F.col(c.name) for c in spec.landing.columns]
-    raw = F.to_json(F.struct(*cols))
+    # no record text in a Parquet file: quarantine renders the row's columns as JSON
+    # (transforms.common.quarantine_raw), for the rejected rows only
+    raw = F.lit(None).cast("string")
     if missing:
         detail = (f"{rel}: file lacks declared column {missing[0]!r}; unexpected column(s) "
                   f"{', '.join(repr(n) for n in names if n not in {c.name for c in spec.landing.columns})}")
