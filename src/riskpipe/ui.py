@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import sys
 from collections.abc import Iterator
 
@@ -18,6 +19,16 @@ from rich.progress import (
 )
 
 console = Console(stderr=True)
+
+
+def date_option(value: str, option: str) -> dt.date:
+    """The date a CLI option gives (YYYY-MM-DD), or a ConfigError naming the option."""
+    from riskpipe.errors import ConfigError
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
 @contextlib.contextmanager

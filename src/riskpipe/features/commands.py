@@ -9,18 +9,10 @@ from pathlib import Path
 import typer
 
 from riskpipe.features.config import DEFAULT_PROJECT
+from riskpipe.ui import date_option
 
 PROJECT = typer.Option(DEFAULT_PROJECT, "--project", help="Feast project (isolates registries and online keys)")
 REPO = typer.Option(None, "--repo", help="Feast repo directory (default: the project's feature_repo/)")
-
-
-def _date(value: str, flag: str) -> dt.date:
-    from riskpipe.errors import ConfigError
-
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"{flag} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
 def feast_config_cmd(project: str = PROJECT, repo: Path = REPO) -> None:
@@ -85,7 +77,7 @@ def materialize_cmd(
     from riskpipe.settings import get_settings
     from riskpipe.ui import console, progress
 
-    day = _date(date, "--date")
+    day = date_option(date, "--date")
     settings = get_settings()
     store = get_store(settings, project=project)
     with progress() as bar:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
+
+from riskpipe.ui import date_option
 
 
 def ingest_cmd(
@@ -15,14 +15,10 @@ def ingest_cmd(
     """Clean one landing date into silver (tokenised, deduplicated, UTC) and quarantine the rest."""
     from rich.table import Table
 
-    from riskpipe.errors import ConfigError
     from riskpipe.ingest.pipeline import ORDER, default_gate, ingest_date
     from riskpipe.ui import console, progress
 
-    try:
-        day = dt.date.fromisoformat(date)
-    except ValueError:
-        raise ConfigError(f"--date must be YYYY-MM-DD, got {date!r}") from None
+    day = date_option(date, "--date")
     chosen = list(source) if source else ORDER
     table = Table(title=f"ingest {day}")
     for col in ("source", "read", "silver", "quarantined", "duplicates", "partitions", "run"):

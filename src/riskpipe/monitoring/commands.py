@@ -5,7 +5,6 @@ pandas, matplotlib and MLflow are imported inside the command, never at CLI star
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -13,13 +12,7 @@ from typing import Annotated
 import typer
 
 from riskpipe.errors import ConfigError
-
-
-def _date(value: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"{option} {value!r}: expected a date YYYY-MM-DD") from None
+from riskpipe.ui import date_option
 
 
 def register(app: typer.Typer) -> None:
@@ -43,12 +36,12 @@ def register(app: typer.Typer) -> None:
         from riskpipe.settings import get_settings
         from riskpipe.ui import console, progress
 
-        day = _date(date, "--date")
+        day = date_option(date, "--date")
         if (reference_start is None) != (reference_end is None):
             raise ConfigError("--reference-start and --reference-end go together")
         reference = None
         if reference_start is not None:
-            reference = (_date(reference_start, "--reference-start"), _date(reference_end, "--reference-end"))
+            reference = (date_option(reference_start, "--reference-start"), date_option(reference_end, "--reference-end"))
             if reference[0] > reference[1]:
                 raise ConfigError("--reference-start must not be after --reference-end")
         ms = load_monitor_settings(**({"reference_days": reference_days} if reference_days else {}))

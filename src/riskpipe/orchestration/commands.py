@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import shlex
@@ -18,20 +17,13 @@ from collections.abc import Iterator
 
 import typer
 
+from riskpipe.ui import date_option
+
 airflow_app = typer.Typer(
     name="airflow",
     help="Airflow 3: build AIRFLOW_HOME from settings, run the DAGs in-process (dag.test).",
     no_args_is_help=True,
 )
-
-
-def _parse_day(value: str, option: str) -> dt.date:
-    from riskpipe.errors import ConfigError
-
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"{option} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
 @contextlib.contextmanager
@@ -103,8 +95,8 @@ def run_daily_cmd(
     """Run risk_daily for every date from --start to --end, oldest first (a backfill), via dag.test."""
     from riskpipe.orchestration.runner import date_range, prepare_airflow, run_dates
 
-    d0 = _parse_day(start, "--start")
-    d1 = _parse_day(end, "--end") if end else d0
+    d0 = date_option(start, "--start")
+    d1 = date_option(end, "--end") if end else d0
     days = date_range(d0, d1)
     with airflow_output_to_stderr():
         env = prepare_airflow()
@@ -126,7 +118,7 @@ def test_cmd(
     """Run one DAG once for one logical date via dag.test."""
     from riskpipe.orchestration.runner import prepare_airflow, run_dates
 
-    day = _parse_day(date, "--date")
+    day = date_option(date, "--date")
     with airflow_output_to_stderr():
         prepare_airflow()
         results = run_dates(dag_id, [day])

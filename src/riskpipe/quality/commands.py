@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
+
+from riskpipe.ui import date_option
 
 
 def validate_cmd(
@@ -21,10 +21,7 @@ def validate_cmd(
     from riskpipe.settings import get_settings
     from riskpipe.ui import console, progress
 
-    try:
-        day = dt.date.fromisoformat(date)
-    except ValueError:
-        raise ConfigError(f"--date must be YYYY-MM-DD, got {date!r}") from None
+    day = date_option(date, "--date")
     known = list_datasets()
     chosen = list(dataset) if dataset else known
     unknown = [d for d in chosen if d not in known]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import typer
+
+from riskpipe.ui import date_option
 
 
 def generate_cmd(
@@ -33,14 +34,10 @@ def generate_cmd(
     """Generate seeded synthetic multi-source landing data, ground truth and a defect manifest."""
     from rich.table import Table
 
-    from riskpipe.errors import ConfigError
     from riskpipe.sources.generator import DefectRates, generate
     from riskpipe.ui import console, progress
 
-    try:
-        first = dt.date.fromisoformat(start)
-    except ValueError:
-        raise ConfigError(f"--start must be a date YYYY-MM-DD, got {start!r}") from None
+    first = date_option(start, "--start")
     rates = DefectRates.clean() if clean else DefectRates(
         duplicate_rate, near_duplicate_rate, late_rate, null_rate, out_of_range_rate, bad_timestamp_rate,
         not no_renamed_column, not no_truncated_file)
