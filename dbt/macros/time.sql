@@ -87,6 +87,12 @@
   cast({{ x }} as decimal(18, 6))
 {%- endmacro %}
 
+{#- x * x as an exact decimal: 38 digits, since an 18-digit decimal squared keeps 18 digits in
+    DuckDB and overflows from amounts of 1,000 up -#}
+{% macro exact_square(x) -%}
+  (cast({{ x }} as decimal(38, 6)) * cast({{ x }} as decimal(38, 6)))
+{%- endmacro %}
+
 {% macro exact_sum(x) -%}
   cast(sum({{ exact_amount(x) }}) as double)
 {%- endmacro %}
@@ -99,7 +105,7 @@
     null for fewer than two values -#}
 {% macro exact_stddev_samp(x) -%}
   case when count({{ x }}) >= 2 then sqrt(greatest(
-      cast(count({{ x }}) * sum({{ exact_amount(x) }} * {{ exact_amount(x) }})
+      cast(count({{ x }}) * sum({{ exact_square(x) }})
            - sum({{ exact_amount(x) }}) * sum({{ exact_amount(x) }}) as double)
       / (count({{ x }}) * (count({{ x }}) - 1)), 0)) end
 {%- endmacro %}
