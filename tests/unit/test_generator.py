@@ -153,8 +153,10 @@ def _event_date(spec, row) -> str:
 
 
 def test_regular_rows_have_event_time_on_their_landing_day(tmp_path: Path) -> None:
-    _gen(tmp_path, defects=DefectRates.clean())
-    for name in ("transactions", "device_events", "customers", "applications"):
+    # 20,000 customers: enough loans decided after midnight that their schedule rows must move to the
+    # next day's repayments file (else they would be known before they happened)
+    _gen(tmp_path, customers=20000, defects=DefectRates.clean())
+    for name in ("transactions", "device_events", "customers", "applications", "repayments"):
         spec = SOURCES[name]
         for folder in sorted((tmp_path / "landing" / name).glob("dt=*")):
             day = folder.name[3:]

@@ -385,7 +385,14 @@ class Generator:
                                "booked_at": book, "n_installments": k_n, "installment": amt,
                                "stop_installment": int(stop_k[i]) if stop_k[i] < 10**6 else -1,
                                "hazard": float(_sigmoid(-3.0 + 1.25 * z[i]) / (365 / inst_days))})
-        self.pending[d]["repayments"].append(self._repay_table(sched_rows))
+        # the schedule is delivered with the day the loan was booked: a decision after midnight lands the
+        # next day (delivered with the application day, its rows would be known before they happened)
+        by_day: dict[int, list[tuple]] = defaultdict(list)
+        for row in sched_rows:
+            by_day[max(d, int((row[6] - self.start_s) // DAY_S))].append(row)
+        for bd in sorted(by_day):
+            if bd < horizon:
+                self.pending[bd]["repayments"].append(self._repay_table(by_day[bd]))
         for pd_, rows in pay_rows.items():
             self.pending[pd_]["repayments"].append(self._repay_table(rows))
 
