@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['unit']} -> ratio {r['ratio']:.3g} (goal {r['goal']})", flush=True)
         entry = {"scale": scale, "machine": machine(), "date": dt.date.today().isoformat(), "results": results}
         latest[name] = entry
+        RESULTS.mkdir(exist_ok=True)  # (again: a long run may outlive a cleanup of the folder)
         (RESULTS / f"{name}-{scale}.json").write_text(json.dumps(entry, indent=2))
     LATEST.write_text(json.dumps(latest, indent=2, sort_keys=True))
     (HERE.parent / "BENCHMARKS.md").write_text(render(latest))
