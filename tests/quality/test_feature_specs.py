@@ -145,7 +145,21 @@ def test_each_defect_fails_the_right_expectation(store_world, spark, defect) -> 
     assert table in r.message
 
 
-def test_a_failed_partition_is_not_marked_nor_materialised(store_world, spark, tmp_path) -> None:
+def _validate_cli(data: Path, monkeypatch: pytest.MonkeyPatch, *args: str):
+    from typer.testing import CliRunner
+
+    from riskpipe.cli import app
+    from riskpipe.settings import reset_settings
+
+    monkeypatch.setenv("RISKPIPE_DATA_DIR", str(data))
+    reset_settings()
+    try:
+        return CliRunner().invoke(app, ["validate", "--date", LAST.isoformat(), *args], env={"COLUMNS": "200"})
+    finally:
+        reset_settings()
+
+
+def test_a_failed_partition_is_not_marked_nor_materialised(store_world, spark, tmp_path, monkeypatch) -> None:
     """A rebuilt partition with a broken value: the gate raises naming table, check and keys, the old
     marker is gone, the other tables of that date still pass, and materialisation skips the table."""
     from riskpipe.features.materialize import materialize
@@ -158,6 +172,11 @@ def test_a_failed_partition_is_not_marked_nor_materialised(store_world, spark, t
     table = "customer_graph_daily"
     part = FEATURE_TABLES[table].partition(s.features, LAST)
     assert (part / VALIDATED_MARKER).is_file()
+    # the same gate from the CLI (what a CLI-only user runs before `riskpipe materialize`)
+    (part / VALIDATED_MARKER).unlink()
+    ok = _validate_cli(data, monkeypatch, "--features", "--dataset", table)
+    assert ok.exit_code == 0, ok.output
+    assert (part / VALIDATED_MARKER).is_file() and "validated" in ok.output
     broken = _first("component_bad_share", -0.5)(_read(spark, s, table, LAST)).drop("dt").toPandas()
     bad_ids = sorted(broken.loc[broken.component_bad_share < 0, "customer_id"])
     pq.write_table(pa.Table.from_pandas(broken, schema=arrow_schema(FEATURE_TABLES[table]), preserve_index=False),
@@ -171,6 +190,10 @@ def test_a_failed_partition_is_not_marked_nor_materialised(store_world, spark, t
     assert not (part / VALIDATED_MARKER).exists()
     for other in set(FEATURE_TABLES) - {table}:
         assert (FEATURE_TABLES[other].partition(s.features, LAST) / VALIDATED_MARKER).is_file(), other
+
+    cli = _validate_cli(data, monkeypatch, "--features")
+    assert cli.exit_code == 1 and table in cli.output and "FAILED" in cli.output, cli.output
+    assert not (part / VALIDATED_MARKER).exists()
 
     result = materialize(LAST, settings=s, store=get_store(s))
     why = [v for v in result.skipped.values() if f"{table}/dt={LAST}" in v]
