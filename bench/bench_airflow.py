@@ -9,9 +9,7 @@ gates of day D compare with trailing partitions (whose metrics are computed in t
 from earlier days). Day D's landing files are in place before every run (landing is immutable;
 ``land`` only lists them, synthetic delivery off). Every run starts from the same snapshot of that
 lake at the same absolute path, so all do the same work (materialisation would skip a date already
-loaded); each runs in its own child process, with the same ``RISKPIPE_*`` settings. One problem
-of the generator is worked around in its landing files, before any run, and counted in the note:
-repayments rows delivered before they happen (``_defer_next_day_rows``).
+loaded); each runs in its own child process, with the same ``RISKPIPE_*`` settings.
 
 Figure: wall seconds of ``dag.test`` of ``risk_daily`` for logical date D (what ``riskpipe airflow
 run-daily`` and the DAG tests run: ``riskpipe.orchestration.runner``) in a temporary AIRFLOW_HOME with
@@ -73,43 +71,6 @@ GATE = ("import datetime as dt, sys; from riskpipe.quality.features import valid
 
 # ---- child processes: the riskpipe/Airflow work, isolated from the bench process --------------------
 
-def _defer_next_day_rows(landing: Path) -> int:
-    """Move repayments rows whose event is after their landing day into the next day's file.
-
-    The generator books a loan at its decision time (application + up to 3 h) but delivers the
-    schedule rows in the application day's file, so a loan decided after midnight has rows known
-    (landing day + 1, 00:00) before they happened; the repayments gate blocks that partition
-    (``known_after_event:known_at``), which at a few thousand customers and up happens most days.
-    A real feed would deliver them the next day, which is what this does (dropped after the window).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    moved = 0
-    carry: pa.Table | None = None
-    for i in range(PRIOR + 1):
-        day = START + dt.timedelta(days=i)
-        files = sorted((landing / "repayments" / f"dt={day}").glob("*.parquet"))
-        if not files:
-            continue
-        path = files[0]
-        tbl = pq.read_table(path)
-        changed = carry is not None
-        if carry is not None:
-            tbl = pa.concat_tables([tbl, carry.cast(tbl.schema)])
-        when = pc.strptime(tbl["event_at"], format="%Y-%m-%dT%H:%M:%SZ", unit="s", error_is_null=True)
-        late = pc.fill_null(pc.greater(when, pa.scalar(dt.datetime.combine(day + dt.timedelta(days=1),
-                                                                       dt.time()), pa.timestamp("s"))),
-                            False)
-        n = pc.sum(late).as_py() or 0
-        carry = tbl.filter(late) if n else None
-        moved += n
-        if n or changed:
-            pq.write_table(tbl.filter(pc.invert(late)), path)
-    return moved
-
-
 def _prepare() -> dict:
     """Generate the world and bring the ``PRIOR`` days to the state a daily run leaves (module doc)."""
     import pyarrow.parquet as pq
@@ -132,7 +93,6 @@ def _prepare() -> dict:
     summary = generate(customers=cfg["customers"], days=PRIOR + 1, start=START, seed=SEED,
                        txn_per_customer_day=cfg["txn_per_customer_day"], landing=s.landing,
                        ground_truth=s.ground_truth)
-    deferred = _defer_next_day_rows(s.landing)
     t["generate"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     spark = get_spark("bench-airflow-prepare", s)
@@ -155,7 +115,7 @@ def _prepare() -> dict:
     t["materialize"] = time.perf_counter() - t0
     day_txn = sum(pq.ParquetFile(p).metadata.num_rows
                   for p in (s.landing / "transactions" / f"dt={DAY}").glob("*.parquet"))
-    return {"seconds": t, "rows": dict(summary.rows), "day_transactions": day_txn, "deferred": deferred,
+    return {"seconds": t, "rows": dict(summary.rows), "day_transactions": day_txn,
             "blocked": blocked, "services": [spec.feature_service for spec in MODEL_SPECS.values()]}
 
 
@@ -319,8 +279,7 @@ def run(scale: str) -> list[dict]:
     world = (f"{size}, {PRIOR + 1} landing days from {START} ({rows.get('transactions', 0):,} transactions; "
              f"day {DAY}: {prep['day_transactions']:,}), feature date {FEATURE_DATE}")
     blocked = f"; blocked by the gate on the prior days: {'; '.join(prep['blocked'])}" if prep["blocked"] else ""
-    common = (f"Spark local[*], {cfg['shuffle']} shuffle partitions; {prep['deferred']} repayments rows moved "
-              f"to the next landing day (a generator problem, see bench_airflow._defer_next_day_rows){blocked}; "
+    common = (f"Spark local[*], {cfg['shuffle']} shuffle partitions{blocked}; "
               f"DAG parse {af['parse']:.1f}s and metadata migration not counted; world preparation {t_prep:.0f}s, "
               f"whole benchmark {t_total:.0f}s; lower is better")
     note_cli = (f"{world}; Airflow tasks (s, from the metadata DB): {_fmt(tasks)}; CLI steps (s, one process each, "

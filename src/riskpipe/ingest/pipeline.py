@@ -207,7 +207,7 @@ def ingest_day(
     # repartition, not coalesce: coalesce(1) would pull the whole check of every row into one task
     quarantine.repartition(1).sortWithinPartitions("_source_file", "_source_row").write.mode("overwrite").parquet(
         str(qstage))
-    _finalise_single(qstage)
+    io.finalise_single(qstage)
     rows_quarantined = _parquet_rows(qstage) - len(file_level)
     t["check"] = time.perf_counter()
 
@@ -270,9 +270,9 @@ def ingest_day(
                     _nullable(combined.filter((F.col("dt") == F.lit(d).cast("date")) & ~F.col("_new"))
                               .drop("_version", "_new")), staging / "silver", sort_cols)
         # the tally, read back from what was staged (footers, and one column for this day's rows)
-        staged = staging / "silver"
-        staged_rows = sum(_parquet_rows(staged / f"dt={d}") for d in partitions)
-        new_written = (spark.read.parquet(*[str(staged / f"dt={d}") for d in partitions])
+        silver_stage = staging / "silver"
+        staged_rows = sum(_parquet_rows(silver_stage / f"dt={d}") for d in partitions)
+        new_written = (spark.read.parquet(*[str(silver_stage / f"dt={d}") for d in partitions])
                        .filter(F.col("_landing_dt") == landing_dt).count()) if partitions else 0
         dup_new = new_rows - new_written
         superseded = (sum(per_dt.values()) - new_rows) - (staged_rows - new_written)
@@ -400,13 +400,6 @@ def _parquet_rows(folder: Path) -> int:
     import pyarrow.parquet as pq
 
     return sum(pq.ParquetFile(f).metadata.num_rows for f in sorted(folder.glob("*.parquet")))
-
-
-def _finalise_single(folder: Path) -> None:
-    for i, f in enumerate(sorted(folder.glob("part-*.parquet"))):
-        f.rename(folder / f"part-{i:05d}.parquet")
-    for crc in folder.glob(".*.crc"):
-        crc.unlink()
 
 
 def publish_staged(dataset: str, day: dt.date, settings: Settings | None = None) -> list[str]:
