@@ -61,3 +61,24 @@ def make_fraud_table(n: int = 6000, seed: int = 11, months: int = 6, start: str 
         "component_bad_share": bad_share, "max_customers_per_device": shared,
         "label": (rng.random(n) < true_p).astype(int), "p_fraud": true_p,
     })
+
+
+def make_early_warning_table(n: int = 3000, seed: int = 5, months: int = 6, start: str = "2025-01-01") -> pd.DataFrame:
+    """Active loans with exactly the early_warning_v1 features: risk of 30+ DPD rises with the current
+    days past due and missed payments and falls with the paid ratio."""
+    rng = np.random.default_rng(seed)
+    month = rng.integers(0, months, n)
+    t = pd.Timestamp(start) + pd.to_timedelta(month * 31 + rng.integers(0, 28, n), unit="D")
+    due = rng.integers(1, 24, n)
+    paid = np.minimum(due, rng.binomial(due, 0.9))
+    dpd = np.where(rng.random(n) < 0.15, rng.integers(1, 60, n), 0)
+    missed = rng.poisson(0.4 + dpd / 30, n)
+    logit = -3.5 + 0.05 * dpd + 0.6 * missed - 2.0 * (paid / due - 0.9)
+    return pd.DataFrame({
+        "loan_id": np.arange(n).astype(str), "customer_id": (np.arange(n) % 997).astype(str), "feature_ts": t,
+        "installments_due": due, "installments_paid": paid, "paid_ratio": paid / due, "dpd_current": dpd,
+        "dpd_change_30d": rng.integers(-5, 6, n), "txn_count_30d_change": rng.normal(0, 1, n),
+        "login_count_30d_change": rng.normal(0, 1, n), "bureau_score": rng.normal(650, 60, n),
+        "utilisation": rng.beta(2, 3, n), "on_time_ratio_3m": rng.beta(8, 1, n), "missed_payments_3m": missed,
+        "label": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
+    })

@@ -1,4 +1,4 @@
-"""CLI commands of the model stage: train, promote, rollback, score (registered by riskpipe.cli).
+"""CLI commands of the model stage: train, promote, rollback, model-doc, score (registered by riskpipe.cli).
 
 MLflow, LightGBM and scikit-learn are imported inside the commands, never at CLI start-up.
 """
@@ -183,6 +183,21 @@ def register(app: typer.Typer) -> None:
             table.add_row(e.get("when", ""), e.get("who", ""), e.get("alias", ""), e.get("action", ""),
                           str(e.get("from_version")), str(e.get("to_version")), e.get("reason", ""))
         console.print(table)
+
+    @app.command("model-doc")
+    def model_doc(
+        model_name: str = typer.Option(..., "--model-name", help="registered model name"),
+        version: str = typer.Option(None, "--version", help="the version to document"),
+        alias: str = typer.Option(None, "--alias", help="document the version behind this alias (default champion)"),
+        out: Annotated[Path | None, typer.Option("--out", help="HTML file (default <data>/reports/"
+                                                 "model_doc_<model>_v<version>.html)")] = None,
+    ) -> None:
+        """Write one self-contained HTML documentation pack of a registered version (lineage, validation,
+        features with dbt definitions, label, OOT performance, calibration, stability, limitations, approvals)."""
+        from riskpipe.models.docpack import build_model_doc
+
+        r = build_model_doc(model_name, version=version, alias=alias, out=out)
+        typer.echo(f"model documentation of {model_name} v{r.version} written to {r.path}")
 
     @app.command("score")
     def score(
