@@ -200,3 +200,22 @@ def test_cli_model_doc(promoted, model_env):
     assert both.exit_code != 0 and "not both" in str(both.exception)
     none = CliRunner().invoke(app, ["model-doc", "--model-name", "nope"])
     assert none.exit_code != 0 and "no registered model named 'nope'" in str(none.exception)
+
+
+def test_label_facts_from_a_labels_file_and_the_dbt_docs(tmp_path):
+    """With a labels file, its entry (matched by name or by its table) comes first, the dbt docs after."""
+    from riskpipe.models.docpack import label_facts
+
+    f = tmp_path / "labels.yml"
+    f.write_text(yaml.safe_dump({"labels": {"early_warning": {
+        "version": 2, "description": "30+ DPD within 30 days", "table": "label_early_warning",
+        "bad": {"event": "dpd", "min_dpd": 30}}}}))
+    for name in ("early_warning", "label_early_warning"):
+        facts, where = label_facts(name, "label", labels_file=f)
+        assert facts["name"] == "early_warning" and facts["version"] == "2" and facts["bad.min_dpd"] == "30"
+        assert facts["label table"] == "label_early_warning" and facts["unit"] == "flag 0/1"
+        assert where == "labels.yml entry 'early_warning' and dbt docs of label_early_warning"
+    facts, where = label_facts("dpd90_12m", "default_12m", labels_file=f)
+    assert facts == {} and where == ""
+    facts, where = label_facts("label_fraud", "label", labels_file=tmp_path / "absent.yml")
+    assert where == "dbt docs of label_fraud" and "chargeback" in facts["label column definition"]

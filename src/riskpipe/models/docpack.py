@@ -174,35 +174,48 @@ def service_lineage(feature_service: str, settings: Settings) -> tuple[pd.DataFr
     return pd.DataFrame(lineage), pd.DataFrame(feats), ""
 
 
-def label_facts(label_definition: str | None, label_column: str | None) -> tuple[dict[str, str], str]:
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": str(v)})
+    return out
+
+
+def label_facts(label_definition: str | None, label_column: str | None,
+                labels_file: Path | None = None) -> tuple[dict[str, str], str]:
     """What the label means and where that is written (the one place that looks it up).
 
-    ``riskpipe/models/labels.yml`` (an entry named like the version's ``label_definition`` tag) when
-    the file exists, else the dbt docs of the label table of that name (its description and the
-    label column's definition)."""
+    The entry of ``riskpipe/models/labels.yml`` (or ``labels_file``) named like the version's
+    ``label_definition`` tag or whose ``table`` is that name, when the file exists; plus the dbt docs
+    of the label table (its description and the label column's definition)."""
     import yaml
 
     facts: dict[str, str] = {}
-    cfg = resources.files("riskpipe.models").joinpath("labels.yml")
+    where: list[str] = []
+    table = label_definition or ""
+    cfg = Path(labels_file) if labels_file else resources.files("riskpipe.models").joinpath("labels.yml")
     if label_definition and cfg.is_file():
         body = yaml.safe_load(cfg.read_text(encoding="utf-8")) or {}
-        entry = (body.get("labels") or body).get(label_definition) if isinstance(body, dict) else None
-        if isinstance(entry, dict):
-            facts.update({str(k): str(v) for k, v in entry.items()})
-            return facts, "riskpipe/models/labels.yml"
-    doc = dbt_docs().get(label_definition or "")
-    if doc is None:
-        return facts, ""
-    facts["label table"] = doc.name
-    facts["table description"] = doc.description
-    col = doc.columns.get(label_column or "")
-    if col:
-        facts["label column definition"] = col["definition"]
-        facts["unit"] = col["unit"]
-    if "label_known_at" in doc.columns:
-        facts["label known at"] = doc.columns["label_known_at"]["definition"]
-    facts["owner"] = doc.owner
-    return facts, f"dbt docs of {doc.name}"
+        entries = body.get("labels") or {}
+        name = next((n for n, e in entries.items() if n == label_definition
+                     or (isinstance(e, dict) and e.get("table") == label_definition)), None)
+        if name is not None:
+            facts.update({"name": name, **_flat(entries[name])})
+            table = str(entries[name].get("table") or table)
+            where.append(f"{cfg.name} entry {name!r}")
+    doc = dbt_docs().get(table)
+    if doc is not None:
+        facts["label table"] = doc.name
+        facts["table description"] = doc.description
+        col = doc.columns.get(label_column or "")
+        if col:
+            facts["label column definition"] = col["definition"]
+            facts["unit"] = col["unit"]
+        if "label_known_at" in doc.columns:
+            facts["label known at"] = doc.columns["label_known_at"]["definition"]
+        facts.setdefault("owner", doc.owner)
+        where.append(f"dbt docs of {doc.name}")
+    return facts, " and ".join(where)
 
 
 # ---- version facts from MLflow -------------------------------------------------------------------------
