@@ -61,11 +61,18 @@ def test_two_consecutive_days_and_a_backfill(daily_dag, dag_env: Path, monkeypat
     # then the indicators of the feature date each day completes, validated, then the online store
     for r, day in zip(results, (D1, D2), strict=True):
         fdate = day + dt.timedelta(days=1)
-        for table in ("customer_credit_daily", "customer_fraud_daily", "customer_graph_daily"):
+        for table in ("customer_credit_daily", "customer_fraud_daily", "customer_graph_daily", "fraud_txn"):
             part = s.features / table / f"dt={fdate}"
             assert (part / "data.parquet").is_file() and (part / "_VALIDATED").is_file(), (table, fdate)
             assert '"great_expectations"' in (part / "_VALIDATED").read_text()
         assert r.tasks["validate_features"] == r.tasks["materialize"] == r.tasks["skew_check"] == "success"
+        # fraud_txn of the feature date holds the landing day's transactions (built after they landed)
+        pd = __import__("pandas")
+        fraud = set(pd.read_parquet(s.features / "fraud_txn" / f"dt={fdate}" / "data.parquet")["txn_id"])
+        landed = set(pd.read_parquet(s.silver / "transactions" / f"dt={day}")["txn_id"])
+        assert fraud and fraud <= landed, (fdate, len(fraud), len(landed))
+        if day == D2:  # nothing late for D2 has landed since its run
+            assert fraud == landed
     from riskpipe.features.online import online_features
 
     cust = __import__("pandas").read_parquet(

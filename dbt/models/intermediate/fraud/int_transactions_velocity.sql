@@ -1,21 +1,25 @@
-{#- per-transaction context for the transactions of the feature date D (event_ts in [T, T + 1 day)).
+{#- per-transaction context for the transactions completed by the feature date T: the day
+    [T - 1 day, T) (T = feature date 00:00 UTC, the moment the day's transactions are complete, as for
+    every daily table; the daily run for landing day D builds feature date D + 1, so it covers D).
     Windows run over the same customer's transactions strictly before this one (event_ts only: the
     card processor streams them, so scoring sees them at once); merchant risk uses chargebacks known
-    at T (chargebacks land at day boundaries, so "known before the transaction" = known_at <= T) over
-    the merchant's transactions known at T. -#}
+    at the start of the transaction's day (chargebacks land at day boundaries, so "known before the
+    transaction" = known_at <= T - 1 day) over the merchant's transactions known then. -#}
+{%- set day_start = ago(feature_ts(), 1, 'day') %}
+{%- set day_end = feature_ts() %}
 with transactions as (
     select * from {{ ref('stg_transactions__transactions') }}
-    where event_ts < {{ later(feature_ts(), 1, 'day') }}
+    where event_ts < {{ day_end }}
 ),
 
 todays as (
-    select * from transactions where event_ts >= {{ feature_ts() }}
+    select * from transactions where event_ts >= {{ day_start }}
 ),
 
 recent as (
     select customer_id, event_ts, amount
     from transactions
-    where event_ts >= {{ ago(feature_ts(), 30, 'day') }}
+    where event_ts >= {{ ago(day_start, 30, 'day') }}
 ),
 
 pairs as (
@@ -47,7 +51,7 @@ windows as (
 last_before_day as (
     select customer_id, max(event_ts) as prev_ts
     from transactions
-    where event_ts < {{ feature_ts() }}
+    where event_ts < {{ day_start }}
     group by customer_id
 ),
 
@@ -61,7 +65,7 @@ device_uses as (
     select customer_id, device_id, event_ts from transactions where device_id is not null
     union all
     select customer_id, device_id, event_ts from {{ ref('stg_device_events__device_events') }}
-    where event_ts < {{ later(feature_ts(), 1, 'day') }}
+    where event_ts < {{ day_end }}
 ),
 
 device_first_use as (
@@ -73,13 +77,13 @@ device_first_use as (
 merchant_txns as (
     select merchant_id, txn_id
     from transactions
-    where event_ts < {{ feature_ts() }} and known_at <= {{ feature_ts() }}
+    where event_ts < {{ day_start }} and known_at <= {{ day_start }}
 ),
 
 fraud_chargebacks as (
     select distinct txn_id
     from {{ ref('stg_chargebacks__chargebacks') }}
-    where is_fraud and known_at <= {{ feature_ts() }}
+    where is_fraud and known_at <= {{ day_start }}
 ),
 
 merchant_risk as (

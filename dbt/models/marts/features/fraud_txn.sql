@@ -1,6 +1,6 @@
 {{ config(sort_by=['feature_ts', 'txn_id']) }}
-{#- one row per card transaction of the feature date D (feature_ts = the transaction's event_ts);
-    created_ts = D + 1 day 00:00 UTC, when the day's transactions are complete -#}
+{#- one row per card transaction completed by the feature date T, i.e. of the day [T - 1 day, T)
+    (feature_ts = the transaction's event_ts); created_ts = T 00:00 UTC, when that day is complete -#}
 with velocity as (
     select * from {{ ref('int_transactions_velocity') }}
 ),
@@ -11,7 +11,7 @@ final as (
         customer_id,
         card_token,
         event_ts as feature_ts,
-        {{ later(created_ts(), 1, 'day') }} as created_ts,
+        {{ created_ts() }} as created_ts,
         txn_count_1h,
         txn_amount_1h,
         txn_count_24h,
