@@ -178,6 +178,9 @@ def step_models(cfg: DemoConfig) -> list[tuple[str, str]]:
     alias = CHAMPION if d.promoted else CHALLENGER
     last = cfg.start + dt.timedelta(days=cfg.days - 1)
     path, scored = score_date("fraud", last, alias=alias)
+    from riskpipe.models.docpack import build_model_doc
+
+    doc = build_model_doc("fraud", version=c.version)
     cards = ", ".join(f"{k} v{v.version} AUC {v.oot_metrics['auc']:.3f}" for k, v in r.candidates.items())
     ratio = c.oot_metrics.get("auc_ratio_to_best")
     return [
@@ -188,6 +191,7 @@ def step_models(cfg: DemoConfig) -> list[tuple[str, str]]:
         ("promotion decision", f"{d.action}: {'; '.join(d.reasons)}"),
         (f"batch scores of {last} ({alias} v{scored['model_version'].iloc[0] if len(scored) else '?'})",
          f"{path}  [{len(scored):,} transactions]"),
+        (f"model documentation pack, fraud v{doc.version} (HTML)", str(doc.path)),
         *not_yet,
     ]
 

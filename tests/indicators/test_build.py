@@ -102,21 +102,35 @@ def test_rerun_gives_identical_partitions_and_leaves_other_dates_alone(world, bu
             assert sha(world.features / t / f"dt={d.isoformat()}" / "data.parquet") == before[(t, d)]
 
 
-def test_cli_builds_a_date_and_reports_tables(world, built, monkeypatch):
+def test_cli_builds_a_date_then_gates_it(world, built, tmp_path, monkeypatch):
+    """`riskpipe indicators --date D`: dbt build, the graph job, then the feature gate marks every
+    feature table's partition validated (what `riskpipe materialize` requires)."""
     from typer.testing import CliRunner
 
     from riskpipe.cli import app
+    from riskpipe.features.tables import VALIDATED_MARKER
+    from riskpipe.quality.features import feature_tables
     from riskpipe.settings import reset_settings
 
-    monkeypatch.setenv("RISKPIPE_DATA_DIR", str(world.data_dir))
+    data = tmp_path / "data"
+    shutil.copytree(world.silver, data / "lake" / "silver")
+    monkeypatch.setenv("RISKPIPE_DATA_DIR", str(data))
     reset_settings()
-    res = CliRunner().invoke(app, ["indicators", "--date", QUIET.isoformat(), "--json"])
-    reset_settings()
+    try:
+        res = CliRunner().invoke(app, ["indicators", "--date", LAST.isoformat(), "--json"])
+    finally:
+        reset_settings()
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout[res.stdout.index("{"):])
     tables = {n["name"]: n for n in report["nodes"] if n["name"] in TABLES}
     assert set(tables) == set(TABLES)
-    assert tables["customer_credit_daily"]["rows"] == built[QUIET].tables["customer_credit_daily"].rows
+    assert tables["customer_credit_daily"]["rows"] == built[LAST].tables["customer_credit_daily"].rows
+    assert report["graph"] and report["validation"]["failed"] == {}
+    assert set(report["validation"]["validated"]) == set(feature_tables())
+    for table in feature_tables():
+        part = data / "lake" / "features" / table / f"dt={LAST}"
+        assert (part / VALIDATED_MARKER).is_file(), table
+        assert report["validation"]["validated"][table] == pq.ParquetFile(part / "data.parquet").metadata.num_rows
 
 
 def test_bad_date_is_a_config_error(world):

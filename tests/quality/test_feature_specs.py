@@ -15,7 +15,8 @@ import pytest
 import yaml
 from pyspark.sql import functions as F
 
-from riskpipe.features.tables import FEATURE_TABLES, VALIDATED_MARKER, arrow_schema
+from riskpipe.features.tables import FEATURE_TABLES, PARTITION_KEY, VALIDATED_MARKER, arrow_schema
+from riskpipe.indicators.build import FEATURE_TABLES as DBT_FEATURE_TABLES
 from riskpipe.quality import validate_frame
 from riskpipe.quality.features import FeaturesBlocked, feature_tables, validate_features
 from riskpipe.quality.spec import get_spec
@@ -23,6 +24,8 @@ from tests.worlds import STORE_DATES
 
 ROOT = Path(__file__).resolve().parents[2]
 LAST = STORE_DATES[-1]
+#: every published feature table: the Feast contract's and the dbt-only ones (fraud_txn)
+PUBLISHED = sorted(set(FEATURE_TABLES) | set(DBT_FEATURE_TABLES))
 
 
 def _dbt_columns() -> dict[str, dict[str, dict]]:
@@ -60,11 +63,13 @@ def test_every_feature_table_has_a_spec_matching_its_contract(table) -> None:
     assert spec.distribution and spec.distribution.row_count is not None
 
 
-@pytest.mark.parametrize("table", sorted(set(FEATURE_TABLES) & set(_dbt_columns())))
+@pytest.mark.parametrize("table", sorted(set(PUBLISHED) & set(_dbt_columns())))
 def test_feature_spec_agrees_with_the_dbt_tests(table) -> None:
     """Ranges and allowed sets are declared twice (dbt tests inside the build, GX at the gate): they
     must say the same thing, so a bound changed in one place and not the other fails here."""
     spec = get_spec(table)
+    assert spec.layer == "features"
+    assert {c.name for c in spec.columns} == {*_dbt_columns()[table], "dt"}, "columns differ from the dbt model"
     for name, rules in _dbt_columns()[table].items():
         col = spec.column(name)
         if "range" in rules:
@@ -79,7 +84,7 @@ def test_feature_spec_agrees_with_the_dbt_tests(table) -> None:
 
 def test_gate_order_puts_referenced_tables_first() -> None:
     order = feature_tables()
-    assert set(order) == set(FEATURE_TABLES)
+    assert set(order) == set(PUBLISHED)
     for name in order:
         for ref in get_spec(name).references:
             assert order.index(ref.dataset) < order.index(name)
@@ -87,8 +92,8 @@ def test_gate_order_puts_referenced_tables_first() -> None:
 
 def test_built_partitions_passed_the_gate_with_evidence(store_world) -> None:
     for day in STORE_DATES:
-        for table in FEATURE_TABLES:
-            marker = FEATURE_TABLES[table].partition(store_world.features, day) / VALIDATED_MARKER
+        for table in PUBLISHED:
+            marker = store_world.features / table / f"{PARTITION_KEY}={day}" / VALIDATED_MARKER
             body = json.loads(marker.read_text())
             assert body["validated_by"] == "great_expectations", (table, day)
             assert body["rows"] > 0 and "unique" in body["checks_passed"], (table, day)
@@ -131,6 +136,10 @@ DEFECTS = {
                            "freshness:feature_ts"),
     "orphan reference": ("loan_early_warning_daily", _first("customer_id", "C_NOBODY"), "reference:customer_id"),
     "row count collapse": ("customer_graph_daily", lambda df: df.limit(max(1, df.count() // 10)), "row_count"),
+    # fraud_txn's partition T holds the day before T: a transaction of T itself is in the wrong one
+    "event in another partition": ("fraud_txn",
+                                   lambda df: df.withColumn("feature_ts", F.col("feature_ts") + F.expr("INTERVAL 1 DAY")),
+                                   "partition:dt"),
 }
 
 
@@ -188,8 +197,8 @@ def test_a_failed_partition_is_not_marked_nor_materialised(store_world, spark, t
     assert table in msg and "range:component_bad_share" in msg and bad_ids[0] in msg
     assert [r.dataset for r in err.value.results] == [table]
     assert not (part / VALIDATED_MARKER).exists()
-    for other in set(FEATURE_TABLES) - {table}:
-        assert (FEATURE_TABLES[other].partition(s.features, LAST) / VALIDATED_MARKER).is_file(), other
+    for other in set(PUBLISHED) - {table}:
+        assert (s.features / other / f"{PARTITION_KEY}={LAST}" / VALIDATED_MARKER).is_file(), other
 
     cli = _validate_cli(data, monkeypatch, "--features")
     assert cli.exit_code == 1 and table in cli.output and "FAILED" in cli.output, cli.output

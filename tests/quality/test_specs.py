@@ -18,11 +18,12 @@ COMMON = {"event_ts": "timestamp", "known_at": "timestamp", "dt": "date", "_land
 
 def test_every_silver_dataset_has_a_spec_matching_the_silver_contract() -> None:
     from riskpipe.features.tables import FEATURE_TABLES
+    from riskpipe.indicators.build import FEATURE_TABLES as DBT_FEATURE_TABLES
     from riskpipe.sources.config import get_sources
 
     specs = load_specs()
     # one spec per silver dataset and per feature table (test_feature_specs checks the latter), no other
-    assert sorted(specs) == sorted([*SILVER, *FEATURE_TABLES])
+    assert sorted(specs) == sorted([*SILVER, *(set(FEATURE_TABLES) | set(DBT_FEATURE_TABLES))])
     assert {n for n, sp in specs.items() if sp.layer == "silver"} == set(SILVER)
     cfg = get_sources()
     for name in SILVER:

@@ -60,12 +60,14 @@ class FeatureGateResult:
 
 
 def feature_tables() -> list[str]:
-    """Feature tables that have a spec, in the order references need (referenced tables first)."""
+    """Feature tables that have a spec (the Feast tables and dbt-only ones such as ``fraud_txn``), in
+    the order references need (referenced tables first)."""
     from riskpipe.features.tables import FEATURE_TABLES
     from riskpipe.quality.spec import load_specs
 
     specs = load_specs()
-    names = [n for n in FEATURE_TABLES if n in specs]
+    features = [n for n, sp in specs.items() if sp.layer == "features"]
+    names = [n for n in FEATURE_TABLES if n in specs] + sorted(n for n in features if n not in FEATURE_TABLES)
     first = {r.dataset for n in names for r in specs[n].references}
     return sorted(names, key=lambda n: (n not in first, names.index(n)))
 

@@ -165,10 +165,12 @@ class Distribution(_Strict):
 
 
 class Partition(_Strict):
-    """Every row sits in the partition of its event date: ``column == to_date(event_column)``."""
+    """Every row sits in the partition of its event date: ``column == to_date(event_column) + days_after``
+    (``days_after`` = 1 for a table whose partition T holds the day T completes, e.g. ``fraud_txn``)."""
 
     column: str = "dt"
     event_column: str | None = "event_ts"
+    days_after: int = Field(0, ge=0, description="partition date = event date + this many days")
     severity: Severity = "error"
 
 
