@@ -2,9 +2,9 @@
 
 Each model is declared once (:data:`MODEL_SPECS`): its Feast feature service, its label definition
 (``labels.yml``: label table, observation key, performance window, exclusions), the generator's
-ground-truth probability (synthetic worlds only; gives the ratio
-of the model's AUC to the best achievable one) and its risk directions (monotone constraints, so
-that e.g. more missed payments can never lower a PD).
+ground-truth probability (synthetic worlds only; gives the ratio of the model's AUC to the best
+achievable one) and its risk directions (monotone constraints, so that e.g. more missed payments can
+never lower a PD).
 
 ``train_from_store`` is what ``riskpipe train --model`` and the ``risk_retrain`` DAG run: it reads
 the label partitions of a window, keeps the rows its label definition calls matured by ``as_of`` and
