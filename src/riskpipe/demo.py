@@ -247,7 +247,8 @@ def step_airflow(cfg: DemoConfig) -> list[tuple[str, str]]:
     s = get_settings()
     # embedded Airflow under the demo's data dir (an AIRFLOW_* setting of the caller's shell is not the demo's)
     base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env = {**base, "RISKPIPE_DATA_DIR": str(s.data_dir), "RISKPIPE_FRAUD_LABEL_DAYS": str(s.fraud_label_days),
+    override = {} if s.fraud_label_days is None else {"RISKPIPE_FRAUD_LABEL_DAYS": str(s.fraud_label_days)}
+    env = {**base, **override, "RISKPIPE_DATA_DIR": str(s.data_dir),
            "RISKPIPE_AIRFLOW_GENERATE": "false",  # the landing files are the demo's own: deliver nothing
            "RISKPIPE_AIRFLOW_START_DATE": cfg.start.isoformat()}
     last = cfg.start + dt.timedelta(days=cfg.days - 1)

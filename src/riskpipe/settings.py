@@ -80,9 +80,9 @@ class Settings(BaseSettings):
     # dbt
     dbt_target: DbtTarget | None = Field(None, description="local (duckdb) or cluster (spark); default by mode")
     dbt_threads: int = Field(2, ge=1)
-    fraud_label_days: int = Field(
-        90, ge=1, le=365, description="label maturity: days after a transaction by which its fraud chargeback "
-        "counts as reported (a transaction without one becomes a negative only then)")
+    fraud_label_days: int | None = Field(
+        None, ge=1, le=365, description="overrides the fraud label's performance window of "
+        "riskpipe/models/labels.yml (days after a transaction by which its fraud chargeback counts as reported)")
 
     # Feast
     feast_offline_store: OfflineStore | None = None

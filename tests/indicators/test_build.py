@@ -15,6 +15,7 @@ import pytest
 
 from riskpipe.errors import ConfigError
 from riskpipe.indicators.build import TABLES, IndicatorBuildFailed, build_indicators, dbt_project_dir
+from riskpipe.models.labels import dbt_vars as label_dbt_vars
 from tests.indicators.conftest import LAST, MID, QUIET
 
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "feature-tables.md"
@@ -172,7 +173,7 @@ def test_docs_describe_every_indicator(world, tmp_path):
     project = dbt_project_dir()
     res = dbtRunner().invoke([
         "docs", "generate", "--project-dir", str(project), "--profiles-dir", str(project), "--quiet",
-        "--vars", json.dumps({"feature_date": MID.isoformat(), "lake_dir": str(world.lake)}),
+        "--vars", json.dumps({"feature_date": MID.isoformat(), "lake_dir": str(world.lake), **label_dbt_vars(world)}),
         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")])
     assert res.success, res.exception
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())

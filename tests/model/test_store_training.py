@@ -17,9 +17,10 @@ from sklearn.metrics import roc_auc_score
 
 from riskpipe.models.explain import score_table
 from riskpipe.models.flows import MODEL_SPECS, TRUTH, read_labels, score_date, train_from_store
+from riskpipe.models.labels import label_definition
 from riskpipe.models.registry import CHALLENGER, alias_version, configure_mlflow
 from riskpipe.models.train import TrainInputError
-from tests.worlds import STORE_DATES
+from tests.worlds import FRAUD_LABEL_DAYS, STORE_DATES
 
 
 @pytest.fixture
@@ -36,7 +37,11 @@ def test_fraud_trains_on_its_feature_service_with_matured_labels_only(store_env)
     first, last = STORE_DATES[0], STORE_DATES[-1]
     labels, parts = read_labels(MODEL_SPECS["fraud"], first, last, s)
     assert parts == [f"dt={d.isoformat()}" for d in STORE_DATES]
-    assert {"txn_id", "customer_id", "amount", "feature_ts", "label", "label_known_at"} <= set(labels.columns)
+    assert {"txn_id", "customer_id", "amount", "feature_ts", "label", "label_status", "label_known_at"} <= set(
+        labels.columns)
+    # the fraud definition of labels.yml, its 90-day window overridden by RISKPIPE_FRAUD_LABEL_DAYS
+    defn = label_definition("fraud", s)
+    assert defn.performance_days == FRAUD_LABEL_DAYS and defn.version == 1
 
     r = train_from_store("fraud", start=first, end=last, num_boost_round=30, gbm_params={"num_threads": 1},
                          settings=s)
@@ -45,7 +50,7 @@ def test_fraud_trains_on_its_feature_service_with_matured_labels_only(store_env)
     ts = pd.read_parquet(r.extra["training_set"])
     # only matured labels (the 2-day performance window closed by as_of, for positives too: early
     # chargebacks alone would inflate the recent bad rate) reached the training set, all of them did
-    window = pd.Timedelta(days=s.fraud_label_days)
+    window = pd.Timedelta(defn.performance_window)
     matured = labels[pd.to_datetime(labels["feature_ts"], utc=True) + window <= as_of]
     assert len(matured) < len(labels)  # the last days' labels are not matured yet
     assert (pd.to_datetime(matured["label_known_at"], utc=True) <= as_of).all()
@@ -58,6 +63,12 @@ def test_fraud_trains_on_its_feature_service_with_matured_labels_only(store_env)
     assert {"amount_to_mean_30d", "component_bad_share"} <= set(r.features)
     assert not {"txn_id", "customer_id", "amount", "request_epoch_s", TRUTH, "label"} & set(r.features)
     assert manifest["labels_known_by"] == as_of.isoformat()
+    # the training set says which label definition its labels follow, and what it left out
+    used = manifest["label_definition"]
+    assert (used["name"], used["version"], used["content_hash"]) == ("fraud", 1, defn.content_hash)
+    assert used["definition"]["performance_days"] == FRAUD_LABEL_DAYS
+    assert used["label_rows"] == {"rows": len(labels), "not_matured": len(labels) - len(matured),
+                                  "excluded_indeterminate": 0, "used": len(ts)}
     # ratio to the best achievable AUC (the generator's true probability on the same OOT rows: the
     # last day of the three matured ones) is reported
     truth = pd.concat(pd.read_parquet(f, columns=["txn_id", "p_fraud"])
@@ -72,7 +83,10 @@ def test_fraud_trains_on_its_feature_service_with_matured_labels_only(store_env)
     client = configure_mlflow(s)
     v = alias_version(client, "fraud", CHALLENGER)
     assert v.tags["feature_service"] == "fraud_v1"
-    assert v.tags["label_definition"] == "label_fraud"
+    run_tags = client.get_run(r.parent_run_id).data.tags
+    for tags in (v.tags, run_tags):
+        assert (tags["label_definition"], tags["label_definition_version"], tags["label_definition_hash"]) == (
+            "fraud", "1", defn.content_hash)
     assert v.tags["labels_known_by"] == as_of.isoformat()
     local = mlflow.artifacts.download_artifacts(v.tags["training_set_manifest"])
     assert json.loads(open(local).read())["feature_service"] == "fraud_v1"

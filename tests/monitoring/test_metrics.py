@@ -252,6 +252,11 @@ def test_vintage_performance_and_bands() -> None:
                            "probability": [0.01, 0.1, 0.3, 0.4, 0.5, 0.2, 0.6, 0.1]})
     v = M.vintage_performance(scores, {"label_fraud": lab})
     assert list(v["vintage"]) == ["2026-01", "2026-02"]
+    # indeterminate rows (label null, label_status indeterminate) have no outcome: left out, not NaN
+    ind = pd.concat([lab, pd.DataFrame({"txn_id": ["t8", "t9"], "customer_id": "c",
+                                        "feature_ts": pd.to_datetime(["2026-01-05"] * 2), "label": [None, None]})])
+    more = pd.concat([scores, pd.DataFrame({"txn_id": ["t8", "t9"], "probability": [0.9, 0.0]})])
+    pd.testing.assert_frame_equal(M.vintage_performance(more, {"label_fraud": ind}), v)
     assert v.loc[0, "auc"] == 1.0 and v.loc[0, "ks"] == 1.0 and v.loc[1, "auc"] == 0.0  # bads scored lower than goods
     summ = M.score_summary(scores).set_index("band")
     assert summ["rows"].to_dict() == {"approve": 1, "refer": 2, "decline": 5}  # 0.2 is decline (>=)

@@ -131,6 +131,7 @@ def build_training_set(
     labels_known_by: dt.datetime | None = None,
     out: Path | None = None,
     manifest_path: Path | None = None,
+    label_definition: dict[str, Any] | None = None,
 ) -> TrainingSet:
     """Build the training set of ``service_name`` for ``entities`` (a frame, a file or a label table).
 
@@ -140,7 +141,9 @@ def build_training_set(
     ``labels_known_by`` keeps only rows whose ``label_known_at`` is at or before it (a label still in
     its observation window at training time is not a label yet). The manifest is always written: to
     ``manifest_path``, else next to ``out`` (``<out stem>.manifest.json``), else to
-    ``<lake>/_runs/training_sets/<service>-<digest>.json``.
+    ``<lake>/_runs/training_sets/<service>-<digest>.json``. ``label_definition`` (the label's
+    name, version, content hash and rows used, from :mod:`riskpipe.models.labels`) is recorded in it as
+    given, so a training set says which definition its labels follow.
     """
     settings = settings or get_settings()
     store = store or get_store(settings, project=project)
@@ -209,6 +212,7 @@ def build_training_set(
         "entities": entity_meta,
         "event_time": {"column": ev, "min": first.isoformat(), "max": last.isoformat()},
         "labels_known_by": labels_known_by.isoformat() if labels_known_by else None,
+        "label_definition": label_definition,
         "data_snapshot": snapshot,
         "row_counts": {
             "entity_rows_in": rows_in,

@@ -2,9 +2,10 @@
 
 ``build_indicators(date)`` runs ``dbt build`` programmatically (``dbtRunner``) on the target the
 settings choose (``local`` = dbt-duckdb over the Parquet lake, ``cluster`` = dbt-spark with the
-``session`` method inside this process's SparkSession), with the vars ``feature_date`` and
-``lake_dir``. Models, unit tests and data tests run in dependency order; the result lists every model
-with its status and, for the published tables, the row count and path of the partition written
+``session`` method inside this process's SparkSession), with the vars ``feature_date``, ``lake_dir``
+and the label parameters of ``riskpipe/models/labels.yml``. Models, unit tests and data tests run in
+dependency order; the result lists every model with its status and, for the published tables, the
+row count and path of the partition written
 (``<features>/<table>/dt=<date>/data.parquet``). Any error or failing test raises
 :class:`IndicatorBuildFailed` naming the nodes and dbt's message.
 
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from riskpipe.errors import ConfigError, RiskpipeError
 from riskpipe.features.tables import VALIDATED_MARKER
+from riskpipe.models.labels import dbt_vars as label_dbt_vars
 
 if TYPE_CHECKING:
     from riskpipe.settings import Settings
@@ -143,7 +145,7 @@ def build_indicators(
         _ensure_spark(s)
 
     vars_ = {"feature_date": day.isoformat(), "lake_dir": str(s.lake), "silver_datasets": silver_datasets(s),
-             "fraud_label_days": s.fraud_label_days}
+             **label_dbt_vars(s)}
     args = [
         "build",
         "--project-dir", str(project),

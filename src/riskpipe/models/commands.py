@@ -67,7 +67,9 @@ def register(app: typer.Typer) -> None:
         oot_from: str = typer.Option(None, "--oot-from", help="first date of the OOT window (default: last ~25% of the time range)"),
         truth_column: str = typer.Option(None, "--truth-column", help="true probability column (synthetic data)"),
         feature_service: str = typer.Option("adhoc", "--feature-service", help="Feast feature service of the table"),
-        label_definition: str = typer.Option(None, "--label-definition", help="label definition name (default: --label)"),
+        label_definition: str = typer.Option(
+            None, "--label-definition", help="with --table: a label definition of riskpipe/models/labels.yml "
+            "(recorded with its version and hash; default: the one named like --model-name, if declared)"),
         monotone: str = typer.Option(None, "--monotone", help="feature:+1,feature:-1 risk directions"),
         exclude: str = typer.Option(None, "--exclude", help="columns never used as features"),
         rounds: int = typer.Option(200, "--rounds", min=1, help="LightGBM boosting rounds"),
@@ -85,6 +87,9 @@ def register(app: typer.Typer) -> None:
         if model is not None:
             if not (start and end):
                 raise CommandInputError("--model needs --start and --end (the label dates to train on)")
+            if label_definition is not None:
+                raise CommandInputError(f"--model {model} trains on its own label definition (labels.yml); "
+                                        "--label-definition is for --table")
             import datetime as dt
 
             from riskpipe.models.flows import train_from_store
@@ -97,8 +102,14 @@ def register(app: typer.Typer) -> None:
                                       ("--model-name", model_name)) if not v]
             if missing:
                 raise CommandInputError(f"--table needs {', '.join(missing)}")
+            from riskpipe.models.labels import label_definition as declared_label
+            from riskpipe.models.labels import label_definitions
             from riskpipe.models.train import train_table
 
+            if label_definition is not None:
+                declared_label(label_definition)  # a clear error naming the declared definitions
+            elif model_name in label_definitions():
+                label_definition = model_name
             r = train_table(
                 table, label=label, features=_csv(features), time_column=time_column, model_name=model_name,
                 oot_from=oot_from, truth_column=truth_column, feature_service=feature_service,

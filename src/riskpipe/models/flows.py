@@ -1,14 +1,16 @@
 """The three risk models on the feature store: label table -> Feast training set -> train -> promote.
 
-Each model is declared once (:data:`MODEL_SPECS`): its Feast feature service, its label table, the
-observation key, the generator's ground-truth probability (synthetic worlds only; gives the ratio
-of the model's AUC to the best achievable one) and its risk directions (monotone constraints, so
-that e.g. more missed payments can never lower a PD).
+Each model is declared once (:data:`MODEL_SPECS`): its Feast feature service, its label definition
+(``labels.yml``: label table, observation key, performance window, exclusions), the generator's
+ground-truth probability (synthetic worlds only; gives the ratio of the model's AUC to the best
+achievable one) and its risk directions (monotone constraints, so that e.g. more missed payments can
+never lower a PD).
 
 ``train_from_store`` is what ``riskpipe train --model`` and the ``risk_retrain`` DAG run: it reads
-the label partitions of a window, keeps the labels known by ``as_of`` (matured), builds the
-point-in-time training set through Feast (manifest written and logged to MLflow with the run),
-and hands it to :func:`riskpipe.models.train.train_model`.
+the label partitions of a window, keeps the rows its label definition calls matured by ``as_of`` and
+not excluded (indeterminates), builds the point-in-time training set through Feast (manifest, with
+the label definition's name, version and hash, written and logged to MLflow with the run), and hands
+it to :func:`riskpipe.models.train.train_model`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 
 from riskpipe.features.tables import DATA_FILE, PARTITION_KEY
 from riskpipe.models.config import MODEL_NAMES
+from riskpipe.models.labels import LabelConfigError, LabelDefinition, label_definition, training_rows
 from riskpipe.models.train import TrainInputError, TrainResult, train_model
 from riskpipe.settings import Settings, get_settings
 
@@ -35,24 +38,28 @@ class ModelSpec:
 
     name: str
     feature_service: str
-    label_table: str
-    key: str
+    label: str  # its definition in riskpipe/models/labels.yml
     truth_file: str | None = None  # under <ground_truth>/, a file or a dt=*/ tree
     truth_column: str | None = None
     monotone: dict[str, int] = field(default_factory=dict)
-    #: the performance window: a label of an observation at T is final (for both classes) at
-    #: T + this; a positive can be known earlier, but training on early positives without their
-    #: negatives would inflate the bad rate of recent days, so rows train only once matured
-    performance_days: int | None = None  # None: settings.fraud_label_days
 
-    def performance_window(self, settings: Settings) -> dt.timedelta:
-        days = self.performance_days if self.performance_days is not None else settings.fraud_label_days
-        return dt.timedelta(days=days)
+    def definition(self, settings: Settings | None = None) -> LabelDefinition:
+        """The label definition in force (performance window, exclusions, table, key)."""
+        return label_definition(self.label, settings)
+
+    @property
+    def label_table(self) -> str:
+        return self.definition().table
+
+    @property
+    def key(self) -> str:
+        """The observation key of the label table."""
+        return self.definition().entity_key
 
 
 MODEL_SPECS: dict[str, ModelSpec] = {
     "credit_pd": ModelSpec(
-        "credit_pd", "credit_pd_v1", "label_credit_pd", "application_id", performance_days=365,
+        "credit_pd", "credit_pd_v1", "credit_pd",
         truth_file="applications.parquet", truth_column="p_default_12m",
         monotone={"missed_payments_3m": 1, "missed_payments_6m": 1, "missed_payments_12m": 1,
                   "dpd_current": 1, "dpd_max_12m": 1, "bureau_delinquencies_24m": 1, "bureau_score": -1,
@@ -60,12 +67,12 @@ MODEL_SPECS: dict[str, ModelSpec] = {
                   "component_bad_share": 1},
     ),
     "fraud": ModelSpec(
-        "fraud", "fraud_v1", "label_fraud", "txn_id",
+        "fraud", "fraud_v1", "fraud",
         truth_file="transactions", truth_column="p_fraud",
         monotone={"component_bad_share": 1, "max_customers_per_device": 1},
     ),
     "early_warning": ModelSpec(
-        "early_warning", "early_warning_v1", "label_early_warning", "loan_id", performance_days=30,
+        "early_warning", "early_warning_v1", "early_warning",
         monotone={"dpd_current": 1, "missed_payments_3m": 1, "paid_ratio": -1, "on_time_ratio_3m": -1},
     ),
 }
@@ -136,8 +143,10 @@ def train_from_store(
 ) -> TrainResult:
     """Train ``model`` on its feature service's point-in-time training set for labels of ``start..end``.
 
-    Only labels known by ``as_of`` (default: the end of ``end``) are used. Idempotent like
-    :func:`train_model`: the same window on the same data finds the versions registered before.
+    Only labels matured by ``as_of`` (default: the end of ``end``) under the model's label definition
+    and not excluded by it are used; the training set manifest and the MLflow run and versions record
+    the definition (name, version, content hash). Idempotent like :func:`train_model`: the same window
+    on the same data and definition finds the versions registered before.
     """
     from riskpipe.features.training import build_training_set
 
@@ -147,31 +156,36 @@ def train_from_store(
     if last < first:
         raise TrainInputError(f"training window ends ({last}) before it starts ({first})")
     as_of = as_of or dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    defn = spec.definition(s)
     labels, parts = read_labels(spec, first, last, s)
-    window = spec.performance_window(s)
-    matured = (pd.to_datetime(labels["feature_ts"], utc=True) + window <= pd.Timestamp(as_of)) & (
-        pd.to_datetime(labels["label_known_at"], utc=True) <= pd.Timestamp(as_of))
-    if not matured.any():
-        raise TrainInputError(f"{spec.label_table}: none of the {len(labels)} labels of {first}..{last} "
-                              f"had matured ({window.days}-day performance window) by {as_of.isoformat()} "
-                              "(labels not matured yet)")
-    if not matured.all():
-        log.info("%s: %d of %d labels of %s..%s not matured by %s; training on the other %d", spec.name,
-                 int((~matured).sum()), len(labels), first, last, as_of.isoformat(), int(matured.sum()))
-    labels = labels[matured].reset_index(drop=True)
+    try:
+        labels, counts = training_rows(defn, labels, as_of)
+    except LabelConfigError as err:
+        raise TrainInputError(str(err)) from None
+    if labels.empty:
+        raise TrainInputError(f"{spec.label_table}: none of the {counts['rows']} labels of {first}..{last} "
+                              f"can train by {as_of.isoformat()} under {defn.ref}: {counts['not_matured']} "
+                              f"not matured yet ({defn.performance_days}-day performance window), "
+                              f"{counts['excluded_indeterminate']} indeterminate")
+    if counts["used"] < counts["rows"]:
+        log.info("%s: of %d labels of %s..%s, %d not matured by %s and %d indeterminate (%s); training on %d",
+                 spec.name, counts["rows"], first, last, counts["not_matured"], as_of.isoformat(),
+                 counts["excluded_indeterminate"], defn.ref, counts["used"])
     out = s.runs / "training_sets" / f"{spec.name}-{first}-{last}.parquet"
-    ts = build_training_set(spec.feature_service, labels, settings=s, labels_known_by=as_of, out=out)
+    ts = build_training_set(spec.feature_service, labels, settings=s, labels_known_by=as_of, out=out,
+                            label_definition={**defn.manifest(), "label_rows": counts})
     df = ts.frame
     has_truth = attach_truth(df, spec, s)
     # request-time fields (amount, requested_amount, request_epoch_s) reach the model through the
     # service's on-demand features only; serving reads the same service, so training must too
-    exclude = [c for c in df.columns if c in ("label_known_at", "created_ts", spec.key, *REQUEST_FIELDS)]
+    exclude = [c for c in df.columns if c in ("label_known_at", "label_status", "created_ts", spec.key,
+                                              *REQUEST_FIELDS)]
     feats_present = set(df.columns)
     monotone = {f: d for f, d in spec.monotone.items() if f in feats_present}
     r = train_model(
         df, label="label", features=None, time_column="feature_ts", model_name=spec.name,
         oot_from=oot_from, truth_column=TRUTH if has_truth else None, feature_service=spec.feature_service,
-        label_definition=spec.label_table, monotone=monotone, exclude=exclude, num_boost_round=num_boost_round,
+        label_definition=defn.name, monotone=monotone, exclude=exclude, num_boost_round=num_boost_round,
         gbm_params=gbm_params, force=force, source=str(out), settings=s,
     )
     r.extra.update({"training_set": str(out), "manifest": str(ts.manifest_path), "label_partitions": parts,

@@ -21,6 +21,7 @@ import pandas as pd
 from riskpipe.errors import RiskpipeError
 from riskpipe.models.config import ModelSettings, get_model_settings
 from riskpipe.models.explain import Bands, RiskEstimator, ScoreScale, feature_matrix
+from riskpipe.models.labels import label_definitions
 from riskpipe.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -254,8 +255,11 @@ def train_model(
              train_window[0], train_window[1], len(yoot), len(feats))
 
     gbm_full = {**DEFAULT_PARAMS, **(gbm_params or {})}
+    # a name declared in labels.yml brings its version and content hash (tags, training key, card)
+    declared = label_definitions(settings).get(label_definition or label)
+    label_tags = declared.tags() if declared else {"label_definition": label_definition or label}
     key = training_key({
-        "data_hash": snapshot, "label": label, "label_definition": label_definition or label,
+        "data_hash": snapshot, "label": label, **label_tags,
         "time_column": time_column, "oot_from": cut.isoformat(), "features": feats, "monotone": monotone,
         "truth_column": truth_column, "feature_service": feature_service, "num_boost_round": num_boost_round,
         "gbm_params": gbm_full, "model_settings": ms.model_dump(mode="json"),
@@ -287,11 +291,12 @@ def train_model(
         n_oot=int(oot.sum()), extra={"training_key": key, "reused": False},
     )
     for kind, c in cands.items():
-        c.card_markdown = _card(result, c, ms, feature_service, label, label_definition or label, time_column,
+        c.card_markdown = _card(result, c, ms, feature_service, label,
+                                declared.ref if declared else label_tags["label_definition"], time_column,
                                 yoot, evals[kind][0])
     if register:
         _log_to_mlflow(result, df[oot], evals, feature_service=feature_service, label=label,
-                       label_definition=label_definition or label, time_column=time_column,
+                       label_tags=label_tags, time_column=time_column,
                        truth_column=truth_column, source=source, settings=settings)
     return result
 
@@ -322,7 +327,8 @@ def _pip_requirements() -> list[str]:
 
 def _log_to_mlflow(
     r: TrainResult, oot_df: pd.DataFrame, evals: dict[str, tuple], *, feature_service: str, label: str,
-    label_definition: str, time_column: str, truth_column: str | None, source: str, settings: Settings | None,
+    label_tags: dict[str, str], time_column: str, truth_column: str | None, source: str,
+    settings: Settings | None,
 ) -> None:
     import mlflow
     import mlflow.pyfunc
@@ -344,7 +350,7 @@ def _log_to_mlflow(
     client = configure_mlflow(s)
     exp_id = ensure_experiment(r.model_name, s)
     common = {
-        "feature_service": feature_service, "label_column": label, "label_definition": label_definition,
+        "feature_service": feature_service, "label_column": label, **label_tags,
         "time_column": time_column, "train_start": r.train_window[0], "train_end": r.train_window[1],
         "oot_start": r.oot_window[0], "oot_end": r.oot_window[1], "data_hash": r.data_hash, "source": source,
         "training_key": r.extra["training_key"], "n_train": str(r.n_train), "n_oot": str(r.n_oot),

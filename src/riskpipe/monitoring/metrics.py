@@ -409,7 +409,8 @@ def vintage_performance(scores: pd.DataFrame, labels: dict[str, pd.DataFrame]) -
         key = next((k for k in keys if k != "customer_id" and k in scores.columns), None)
         if key is None:
             continue
-        j = scores[[key, "probability"]].merge(lab[[key, "feature_ts", "label"]], on=key, how="inner")
+        determinate = lab[lab["label"].notna()]  # indeterminates (label null) have no outcome to score
+        j = scores[[key, "probability"]].merge(determinate[[key, "feature_ts", "label"]], on=key, how="inner")
         if j.empty:
             continue
         j["vintage"] = pd.to_datetime(j["feature_ts"]).dt.strftime("%Y-%m")

@@ -1,11 +1,19 @@
 {{ config(sort_by='application_id') }}
-{#- credit_pd label per approved application of day D (feature_ts = applied_at):
-    1 when an installment of its loan reaches 90 days past due within 12 months of applied_at.
-    An installment is n days past due on date due_date + n when still unpaid then (no payment
-    before that date). label_known_at: the day 90 DPD was reached (positives), applied_at + 365
-    days (negatives). A row exists only once its 12-month window closed within the lake horizon,
-    positives included (an early default without the window's negatives would bias any sample
-    taken before maturity); rebuilding the partition later adds them (labels mature). -#}
+{#- credit_pd label per approved application of day D (feature_ts = applied_at), parameters from the
+    credit_pd definition of src/riskpipe/models/labels.yml (vars credit_pd_*): bad (label 1) when an
+    installment of its loan reaches credit_pd_bad_dpd days past due within credit_pd_performance_days
+    of applied_at. An installment is n days past due on date due_date + n when still unpaid then (no
+    payment before that date). Indeterminate (label null, excluded from training) when not bad but the
+    worst delinquency in the window reached credit_pd_indeterminate_min_dpd (null: no such rule);
+    otherwise good (0). label_known_at: the day the bad threshold was reached (bad), applied_at + the
+    window (good, indeterminate). A row exists only once its window closed within the lake horizon,
+    bad ones included (an early default without the window's goods would bias any sample taken before
+    maturity); rebuilding the partition later adds them (labels mature). -#}
+{%- set bad_dpd = label_var('credit_pd_bad_dpd') -%}
+{%- set window_days = label_var('credit_pd_performance_days') -%}
+{%- set indeterminate_dpd = label_var('credit_pd_indeterminate_min_dpd') -%}
+{%- set thresholds = {'defaults': bad_dpd} -%}
+{%- if indeterminate_dpd is not none -%}{%- do thresholds.update({'delinquencies': indeterminate_dpd}) -%}{%- endif %}
 with applications as (
     select * from {{ ref('int_loans_booked') }}
     where applied_at >= {{ feature_ts() }} and applied_at < {{ later(feature_ts(), 1, 'day') }}
@@ -19,45 +27,49 @@ horizon as (
     select horizon_ts from {{ ref('int_lake_horizon') }}
 ),
 
-crossings as (
+schedule as (
     select
         installments.loan_id,
-        {{ dbt.dateadd('day', 90, 'installments.due_date') }} as crossing_date,
+        installments.due_date,
         installments.schedule_known_at,
-        applications.applied_at,
-        installments.paid_date
+        installments.paid_date,
+        applications.applied_at
     from installments
     inner join applications on installments.loan_id = applications.loan_id
 ),
-
-defaults as (
+{% for cte, dpd in thresholds.items() %}
+{{ cte }} as (  -- per loan: when reaching {{ dpd }} DPD within the window became known
     select
         loan_id,
-        min(greatest(cast(crossing_date as {{ ts_type() }}), schedule_known_at)) as default_known_at
-    from crossings
-    where crossing_date <= cast({{ later('applied_at', 365, 'day') }} as date)
-      and (paid_date is null or paid_date >= crossing_date)
+        min(greatest(cast({{ dbt.dateadd('day', dpd, 'due_date') }} as {{ ts_type() }}), schedule_known_at)) as known_at
+    from schedule
+    where {{ dbt.dateadd('day', dpd, 'due_date') }} <= cast({{ later('applied_at', window_days, 'day') }} as date)
+      and (paid_date is null or paid_date >= {{ dbt.dateadd('day', dpd, 'due_date') }})
     group by loan_id
 ),
-
+{% endfor %}
 labelled as (
     select
         applications.application_id,
         applications.customer_id,
         applications.requested_amount,
         applications.applied_at as feature_ts,
-        case when {{ later('applications.applied_at', 365, 'day') }} > horizon.horizon_ts then null  -- not matured
-             when defaults.default_known_at is not null
-                  and defaults.default_known_at <= horizon.horizon_ts then 1
-             else 0
-        end as label,
-        case when defaults.default_known_at is not null
-                  and defaults.default_known_at <= horizon.horizon_ts then defaults.default_known_at
-             else {{ later('applications.applied_at', 365, 'day') }}
+        case when {{ later('applications.applied_at', window_days, 'day') }} > horizon.horizon_ts then null  -- not matured
+             when defaults.known_at <= horizon.horizon_ts then 'bad'
+             {%- if indeterminate_dpd is not none %}
+             when delinquencies.known_at <= horizon.horizon_ts then 'indeterminate'
+             {%- endif %}
+             else 'good'
+        end as label_status,
+        case when defaults.known_at <= horizon.horizon_ts then defaults.known_at
+             else {{ later('applications.applied_at', window_days, 'day') }}
         end as label_known_at
     from applications
     cross join horizon
     left join defaults on applications.loan_id = defaults.loan_id
+    {%- if indeterminate_dpd is not none %}
+    left join delinquencies on applications.loan_id = delinquencies.loan_id
+    {%- endif %}
 ),
 
 final as (
@@ -66,10 +78,11 @@ final as (
         customer_id,
         requested_amount,
         feature_ts,
-        cast(label as {{ dbt.type_int() }}) as label,
+        cast(case label_status when 'bad' then 1 when 'good' then 0 end as {{ dbt.type_int() }}) as label,
+        label_status,
         cast(label_known_at as {{ ts_type() }}) as label_known_at
     from labelled
-    where label is not null
+    where label_status is not null
 )
 
 select * from final

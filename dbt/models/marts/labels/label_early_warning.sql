@@ -1,9 +1,12 @@
 {{ config(sort_by='loan_id') }}
-{#- early-warning label per loan known at T (the loans of loan_early_warning_daily):
-    1 when the loan is 30+ days past due on some day in (T, T + 30 days], i.e. an installment with
-    due_date + 30 <= that day is still unpaid then. label_known_at: the first such day (positives),
-    T + 30 days (negatives). Loans whose next 30 days the lake does not cover yet are left out,
-    positives included (labels exist only once matured, as for label_fraud). -#}
+{#- early-warning label per loan known at T (the loans of loan_early_warning_daily), parameters from
+    the early_warning definition of src/riskpipe/models/labels.yml (vars early_warning_*): 1 when the
+    loan is early_warning_bad_dpd+ days past due on some day in (T, T + early_warning_performance_days],
+    i.e. an installment with due_date + bad_dpd <= that day is still unpaid then. label_known_at: the
+    first such day (positives), the window's end (negatives). Loans whose window the lake does not
+    cover yet are left out, positives included (labels exist only once matured, as for label_fraud). -#}
+{%- set bad_dpd = label_var('early_warning_bad_dpd') -%}
+{%- set window_days = label_var('early_warning_performance_days') %}
 with loans as (
     select loan_id, customer_id from {{ ref('int_loans_status_as_of') }}
 ),
@@ -22,19 +25,19 @@ first_days as (
         paid_date,
         schedule_known_at,
         greatest(
-            {{ dbt.dateadd('day', 30, 'due_date') }},
+            {{ dbt.dateadd('day', bad_dpd, 'due_date') }},
             {{ dbt.dateadd('day', 1, date_literal(feature_date())) }}
-        ) as first_day_30dpd
+        ) as first_day_bad
     from installments
 ),
 
 delinquent as (
     select
         loan_id,
-        min(greatest(cast(first_day_30dpd as {{ ts_type() }}), schedule_known_at)) as delinquent_known_at
+        min(greatest(cast(first_day_bad as {{ ts_type() }}), schedule_known_at)) as delinquent_known_at
     from first_days
-    where first_day_30dpd <= {{ dbt.dateadd('day', 30, date_literal(feature_date())) }}
-      and (paid_date is null or paid_date >= first_day_30dpd)
+    where first_day_bad <= {{ dbt.dateadd('day', window_days, date_literal(feature_date())) }}
+      and (paid_date is null or paid_date >= first_day_bad)
     group by loan_id
 ),
 
@@ -43,14 +46,14 @@ labelled as (
         loans.loan_id,
         loans.customer_id,
         {{ feature_ts() }} as feature_ts,
-        case when {{ later(feature_ts(), 30, 'day') }} > horizon.horizon_ts then null  -- not matured
+        case when {{ later(feature_ts(), window_days, 'day') }} > horizon.horizon_ts then null  -- not matured
              when delinquent.delinquent_known_at is not null
                   and delinquent.delinquent_known_at <= horizon.horizon_ts then 1
              else 0
         end as label,
         case when delinquent.delinquent_known_at is not null
                   and delinquent.delinquent_known_at <= horizon.horizon_ts then delinquent.delinquent_known_at
-             else {{ later(feature_ts(), 30, 'day') }}
+             else {{ later(feature_ts(), window_days, 'day') }}
         end as label_known_at
     from loans
     cross join horizon
@@ -63,6 +66,7 @@ final as (
         customer_id,
         feature_ts,
         cast(label as {{ dbt.type_int() }}) as label,
+        case when label = 1 then 'bad' else 'good' end as label_status,
         cast(label_known_at as {{ ts_type() }}) as label_known_at
     from labelled
     where label is not null

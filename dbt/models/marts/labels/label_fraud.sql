@@ -1,13 +1,14 @@
 {{ config(sort_by=['feature_ts', 'txn_id']) }}
-{#- fraud label per card transaction of day D (feature_ts = the transaction's event_ts), with a
-    performance window of var fraud_label_days: 1 when a chargeback with a fraud reason became known
-    within the window (label_known_at = when the first one did); 0 once the window has passed
-    without one (label_known_at = event_ts + fraud_label_days; a fraud chargeback reported later
-    does not change it: the label is final when the window closes). Transactions whose window the
-    lake has not covered yet are left out, even with a fraud chargeback already known: a row exists
-    only once matured, so recent days never carry their early positives without their negatives. -#}
+{#- fraud label per card transaction of day D (feature_ts = the transaction's event_ts), with the
+    performance window of the fraud definition in src/riskpipe/models/labels.yml (var
+    fraud_performance_days): 1 when a chargeback with a fraud reason became known within the window
+    (label_known_at = when the first one did); 0 once the window has passed without one
+    (label_known_at = event_ts + the window; a fraud chargeback reported later does not change it:
+    the label is final when the window closes). Transactions whose window the lake has not covered
+    yet are left out, even with a fraud chargeback already known: a row exists only once matured, so
+    recent days never carry their early positives without their negatives. -#}
 with transactions as (
-    select *, {{ later('event_ts', var('fraud_label_days'), 'day') }} as window_end
+    select *, {{ later('event_ts', label_var('fraud_performance_days'), 'day') }} as window_end
     from {{ ref('stg_transactions__transactions') }}
     where event_ts >= {{ feature_ts() }} and event_ts < {{ later(feature_ts(), 1, 'day') }}
 ),
@@ -49,6 +50,7 @@ final as (
         amount,
         feature_ts,
         cast(label as {{ dbt.type_int() }}) as label,
+        case when label = 1 then 'bad' else 'good' end as label_status,
         cast(label_known_at as {{ ts_type() }}) as label_known_at
     from labelled
     where label is not null

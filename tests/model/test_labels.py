@@ -1,0 +1,134 @@
+"""Label definitions (riskpipe/models/labels.yml): the loader refuses bad definitions naming the file and
+field, the hash follows the content, the dbt vars and the training filter come from the same definition."""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from riskpipe.models.labels import (
+    LabelConfigError,
+    dbt_vars,
+    label_definition,
+    load_label_definitions,
+    training_rows,
+)
+from riskpipe.settings import load_settings
+
+
+def packaged() -> dict:
+    return yaml.safe_load(resources.files("riskpipe.models").joinpath("labels.yml").read_text())
+
+
+def write(tmp_path: Path, doc: dict) -> Path:
+    path = tmp_path / "labels.yml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_packaged_file_declares_every_label_the_dbt_project_builds():
+    cfg = load_label_definitions()
+    assert set(cfg.labels) == {"credit_pd", "early_warning", "fraud"}
+    cp = cfg.labels["credit_pd"]
+    assert (cp.table, cp.entity_key, cp.bad.min_dpd, cp.performance_days) == ("label_credit_pd", "application_id", 90, 365)
+    assert cp.exclusions.indeterminate.min_dpd == 30
+
+
+@pytest.mark.parametrize(("edit", "field", "message"), [
+    (lambda d: d["labels"]["credit_pd"].pop("version"), "labels.credit_pd.version", "Field required"),
+    (lambda d: d["labels"]["fraud"].update(performance_days=0), "labels.fraud.performance_days", "greater than or equal to 1"),
+    (lambda d: d["labels"]["credit_pd"]["exclusions"]["indeterminate"].update(min_dpd=90),
+     "labels.credit_pd", "indeterminate.min_dpd (90) must be below bad.min_dpd (90)"),
+    (lambda d: d["labels"]["early_warning"].update(exclusions={"indeterminate": {"min_dpd": 10}}),
+     "labels.early_warning.exclusions", "label_early_warning does not implement ['indeterminate']"),
+    (lambda d: d["labels"]["fraud"].update(bad={"event": "dpd", "min_dpd": 30}), "labels.fraud.bad.event",
+     "implements 'fraud_chargeback'"),
+    (lambda d: d["labels"]["credit_pd"].update(entity_key="loan_id"), "labels.credit_pd.entity_key",
+     "not a key of label_credit_pd"),
+    (lambda d: d["labels"]["credit_pd"].update(windw=3), "labels.credit_pd.windw", "Extra inputs"),
+    (lambda d: d["labels"].pop("fraud"), "labels", "missing definition(s) ['fraud']"),
+])
+def test_a_bad_definition_is_refused_naming_the_file_and_field(tmp_path, edit, field, message):
+    doc = packaged()
+    edit(doc)
+    path = write(tmp_path, doc)
+    with pytest.raises(LabelConfigError) as err:
+        load_label_definitions(path)
+    text = str(err.value)
+    assert str(path) in text and field in text and message in text, text
+
+
+def test_unreadable_or_unknown_is_a_clear_error(tmp_path):
+    with pytest.raises(LabelConfigError, match="cannot read label definitions"):
+        load_label_definitions(tmp_path / "missing.yml")
+    (tmp_path / "broken.yml").write_text("labels: [unclosed")
+    with pytest.raises(LabelConfigError, match="not YAML"):
+        load_label_definitions(tmp_path / "broken.yml")
+    with pytest.raises(LabelConfigError, match="unknown label definition 'pd'.*credit_pd"):
+        label_definition("pd", load_settings())
+
+
+def test_hash_follows_the_content_and_the_override(tmp_path):
+    base = load_label_definitions().labels["credit_pd"]
+    doc = packaged()
+    doc["labels"]["credit_pd"]["performance_days"] = 180  # edited without a version bump
+    edited = load_label_definitions(write(tmp_path, doc)).labels["credit_pd"]
+    assert edited.version == base.version and edited.content_hash != base.content_hash
+    assert load_label_definitions(write(tmp_path, packaged())).labels["credit_pd"].content_hash == base.content_hash
+    assert base.tags() == {"label_definition": "credit_pd", "label_definition_version": "1",
+                           "label_definition_hash": base.content_hash}
+
+    plain = label_definition("fraud", load_settings())
+    short = label_definition("fraud", load_settings(fraud_label_days=2))
+    assert (plain.performance_days, short.performance_days) == (90, 2)
+    assert short.content_hash != plain.content_hash
+
+
+def test_dbt_vars_carry_every_parameter_of_the_file():
+    assert dbt_vars(load_settings()) == {
+        "credit_pd_performance_days": 365, "credit_pd_bad_dpd": 90, "credit_pd_indeterminate_min_dpd": 30,
+        "early_warning_performance_days": 30, "early_warning_bad_dpd": 30, "fraud_performance_days": 90}
+    assert dbt_vars(load_settings(fraud_label_days=3))["fraud_performance_days"] == 3
+
+
+def test_training_rows_are_matured_and_not_indeterminate():
+    d = label_definition("credit_pd", load_settings())
+    t0 = pd.Timestamp("2025-01-10 08:00", tz="UTC")
+    labels = pd.DataFrame({
+        "application_id": ["A1", "A2", "A3", "A4", "A5"],
+        "feature_ts": [t0, t0, t0, t0, t0 + pd.Timedelta(days=30)],
+        "label": [1, 0, None, 0, 0],
+        "label_status": ["bad", "good", "indeterminate", "good", "good"],
+        "label_known_at": [t0 + pd.Timedelta(days=100)] + [t0 + pd.Timedelta(days=365)] * 3
+        + [t0 + pd.Timedelta(days=395)],
+    })
+    as_of = dt.datetime(2026, 1, 20, tzinfo=dt.UTC)  # A1..A4's 365 days closed; A5's close 2026-02-09
+    rows, counts = training_rows(d, labels, as_of)
+    assert list(rows["application_id"]) == ["A1", "A2", "A4"]
+    assert counts == {"rows": 5, "not_matured": 1, "excluded_indeterminate": 1, "used": 3}
+    # a bad label known early still waits for its window (no early positives without their goods)
+    early = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    assert training_rows(d, labels, early)[1]["used"] == 0
+
+    with pytest.raises(LabelConfigError, match="label_credit_pd: rows without a label_status column"):
+        training_rows(d, labels.drop(columns=["label_status"]), as_of)
+    with pytest.raises(LabelConfigError, match="label_status must be one of"):
+        training_rows(d, labels.assign(label_status="unknown"), as_of)
+
+
+def test_cli_refuses_an_undeclared_label_definition(riskpipe_env, tmp_path):
+    from typer.testing import CliRunner
+
+    from riskpipe.cli import app
+
+    res = CliRunner().invoke(app, ["train", "--table", str(tmp_path / "t.parquet"), "--label", "y",
+                                   "--time-column", "t", "--model-name", "m", "--label-definition", "dpd90"])
+    assert isinstance(res.exception, LabelConfigError) and "unknown label definition 'dpd90'" in str(res.exception)
+    res = CliRunner().invoke(app, ["train", "--model", "fraud", "--start", "2026-01-01", "--end", "2026-01-02",
+                                   "--label-definition", "fraud"])
+    assert res.exit_code != 0 and "--label-definition is for --table" in str(res.exception)
