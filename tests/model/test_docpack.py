@@ -202,20 +202,23 @@ def test_cli_model_doc(promoted, model_env):
     assert none.exit_code != 0 and "no registered model named 'nope'" in str(none.exception)
 
 
-def test_label_facts_from_a_labels_file_and_the_dbt_docs(tmp_path):
-    """With a labels file, its entry (matched by name or by its table) comes first, the dbt docs after."""
+def test_label_facts_from_the_label_definitions_and_the_dbt_docs(tmp_path):
+    """The labels.yml definition (matched by name or by its table) comes first, the dbt docs after; a
+    version trained with another content of the definition says so."""
     from riskpipe.models.docpack import label_facts
+    from riskpipe.models.labels import label_definition
+    from riskpipe.settings import load_settings
 
-    f = tmp_path / "labels.yml"
-    f.write_text(yaml.safe_dump({"labels": {"early_warning": {
-        "version": 2, "description": "30+ DPD within 30 days", "table": "label_early_warning",
-        "bad": {"event": "dpd", "min_dpd": 30}}}}))
+    s = load_settings(data_dir=tmp_path)
+    d = label_definition("early_warning", s)
     for name in ("early_warning", "label_early_warning"):
-        facts, where = label_facts(name, "label", labels_file=f)
-        assert facts["name"] == "early_warning" and facts["version"] == "2" and facts["bad.min_dpd"] == "30"
+        facts, where = label_facts(name, "label", str(d.version), d.content_hash, settings=s)
+        assert facts["name"] == "early_warning" and facts["version"] == str(d.version)
+        assert facts["bad.min_dpd"] == str(d.bad.min_dpd) and facts["content hash"] == d.content_hash
         assert facts["label table"] == "label_early_warning" and facts["unit"] == "flag 0/1"
-        assert where == "labels.yml entry 'early_warning' and dbt docs of label_early_warning"
-    facts, where = label_facts("dpd90_12m", "default_12m", labels_file=f)
+        assert "changed since training" not in facts
+        assert where == f"labels.yml definition {d.ref} and dbt docs of label_early_warning"
+    facts, _ = label_facts("early_warning", "label", "1", "0" * 16, settings=s)
+    assert "trained with v1 (0000000000000000)" in facts["changed since training"]
+    facts, where = label_facts("dpd90_12m", "default_12m", settings=s)
     assert facts == {} and where == ""
-    facts, where = label_facts("label_fraud", "label", labels_file=tmp_path / "absent.yml")
-    assert where == "dbt docs of label_fraud" and "chargeback" in facts["label column definition"]

@@ -16,7 +16,6 @@ import html
 import logging
 import re
 import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,28 +180,29 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
-def label_facts(label_definition: str | None, label_column: str | None,
-                labels_file: Path | None = None) -> tuple[dict[str, str], str]:
+def label_facts(label_definition: str | None, label_column: str | None, recorded_version: str | None = None,
+                recorded_hash: str | None = None, settings: Settings | None = None) -> tuple[dict[str, str], str]:
     """What the label means and where that is written (the one place that looks it up).
 
-    The entry of ``riskpipe/models/labels.yml`` (or ``labels_file``) named like the version's
-    ``label_definition`` tag or whose ``table`` is that name, when the file exists; plus the dbt docs
-    of the label table (its description and the label column's definition)."""
-    import yaml
+    The definition in ``riskpipe/models/labels.yml`` (riskpipe.models.labels, with its overrides)
+    named like the version's ``label_definition`` tag or whose ``table`` is that name; a version
+    trained with another content (recorded hash differs) says so. Then the dbt docs of the label
+    table (its description and the label column's definition)."""
+    from riskpipe.models.labels import label_definitions
 
     facts: dict[str, str] = {}
     where: list[str] = []
     table = label_definition or ""
-    cfg = Path(labels_file) if labels_file else resources.files("riskpipe.models").joinpath("labels.yml")
-    if label_definition and cfg.is_file():
-        body = yaml.safe_load(cfg.read_text(encoding="utf-8")) or {}
-        entries = body.get("labels") or {}
-        name = next((n for n, e in entries.items() if n == label_definition
-                     or (isinstance(e, dict) and e.get("table") == label_definition)), None)
-        if name is not None:
-            facts.update({"name": name, **_flat(entries[name])})
-            table = str(entries[name].get("table") or table)
-            where.append(f"{cfg.name} entry {name!r}")
+    defs = label_definitions(settings) if label_definition else {}
+    d = next((x for n, x in defs.items() if label_definition in (n, x.table)), None)
+    if d is not None:
+        facts.update({"name": d.name, **_flat(d.model_dump(mode="json", exclude={"name"})),
+                      "content hash": d.content_hash})
+        if recorded_hash and recorded_hash != d.content_hash:
+            facts["changed since training"] = (f"trained with v{recorded_version} ({recorded_hash}); "
+                                               f"the definition in force now is {d.ref}")
+        table = d.table
+        where.append(f"labels.yml definition {d.ref}")
     doc = dbt_docs().get(table)
     if doc is not None:
         facts["label table"] = doc.name
@@ -363,7 +363,8 @@ def collect(model_name: str, *, version: str | None = None, alias: str | None = 
         wanted = set(lineage["feature_table"]) | set(lineage["silver_dataset"]) if len(lineage) else set()
         val = val[val["dataset"].isin(wanted)] if wanted else val.iloc[0:0]
         notes["validation_window"] = f"{start} .. {end}"
-    label, label_src = label_facts(tags.get("label_definition"), tags.get("label_column"))
+    label, label_src = label_facts(tags.get("label_definition"), tags.get("label_column"),
+                                   tags.get("label_definition_version"), tags.get("label_definition_hash"), s)
     created = (dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC).isoformat(timespec="seconds")
                if mv.creation_timestamp else "")
     return DocInputs(
