@@ -38,7 +38,6 @@ def test_declined_applications_get_service_features_null_label_and_true_outcome(
     assert manifest["feature_service"] == "credit_pd_v1" and manifest["row_counts"]["rows_out"] == len(rej)
     service_cols = {f.split(":", 1)[1] for f in manifest["features"]}
     assert service_cols <= set(rej.columns) and "bureau_score" in service_cols
-    assert rej["bureau_score"].notna().mean() > 0.5  # features found as of each application
 
     assert attach_outcome(rej, spec.key, s.ground_truth / "applications.parquet")
     expected = rej[[spec.key]].merge(declined_truth[[spec.key, "default_12m"]], on=spec.key)
