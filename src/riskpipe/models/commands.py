@@ -73,6 +73,14 @@ def register(app: typer.Typer) -> None:
         monotone: str = typer.Option(None, "--monotone", help="feature:+1,feature:-1 risk directions"),
         exclude: str = typer.Option(None, "--exclude", help="columns never used as features"),
         rounds: int = typer.Option(200, "--rounds", min=1, help="LightGBM boosting rounds"),
+        reject_inference: str = typer.Option("none", "--reject-inference",
+                                             help="none | fuzzy: augment training with the declined applications"),
+        rejects: Annotated[Path | None, typer.Option(
+            "--rejects", help="with --table: Parquet of the declined applications (features, time, no label)")] = None,
+        reject_weight: float = typer.Option(None, "--reject-weight", help="total weight of one declined "
+                                            "application (default RISKPIPE_MODEL_REJECT_WEIGHT)"),
+        outcome_column: str = typer.Option(None, "--outcome-column", help="with --table: true 0/1 outcome on both "
+                                           "tables (synthetic data): through-the-door AUC with and without RI"),
         force: bool = typer.Option(False, "--force", help="register new versions even if this exact training exists"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
@@ -94,9 +102,12 @@ def register(app: typer.Typer) -> None:
 
             from riskpipe.models.flows import train_from_store
 
+            if rejects is not None or outcome_column or reject_weight is not None:
+                raise CommandInputError("--rejects, --reject-weight and --outcome-column go with --table; with "
+                                        "--model the declined applications come from the lake")
             cut = dt.datetime.fromisoformat(as_of).replace(tzinfo=dt.UTC) if as_of else None
             r = train_from_store(model, start=start, end=end, as_of=cut, oot_from=oot_from,
-                                 num_boost_round=rounds, force=force)
+                                 num_boost_round=rounds, force=force, reject_inference=reject_inference)
         else:
             missing = [o for o, v in (("--label", label), ("--time-column", time_column),
                                       ("--model-name", model_name)) if not v]
@@ -104,7 +115,7 @@ def register(app: typer.Typer) -> None:
                 raise CommandInputError(f"--table needs {', '.join(missing)}")
             from riskpipe.models.labels import label_definition as declared_label
             from riskpipe.models.labels import label_definitions
-            from riskpipe.models.train import train_table
+            from riskpipe.models.train import read_table, train_table
 
             if label_definition is not None:
                 declared_label(label_definition)  # a clear error naming the declared definitions
@@ -114,7 +125,8 @@ def register(app: typer.Typer) -> None:
                 table, label=label, features=_csv(features), time_column=time_column, model_name=model_name,
                 oot_from=oot_from, truth_column=truth_column, feature_service=feature_service,
                 label_definition=label_definition, monotone=parse_monotone(monotone), exclude=_csv(exclude),
-                num_boost_round=rounds, force=force,
+                num_boost_round=rounds, force=force, rejects=read_table(rejects) if rejects else None,
+                reject_inference=reject_inference, reject_weight=reject_weight, outcome_column=outcome_column,
             )
         _echo({
             "model_name": r.model_name,
@@ -123,9 +135,11 @@ def register(app: typer.Typer) -> None:
             "oot_window": f"{r.oot_window[0]} .. {r.oot_window[1]} ({r.n_oot} rows)",
             "data_hash": r.data_hash,
             "reused_existing_versions": str(r.extra.get("reused", False)),
+            "reject_inference": r.extra.get("reject_inference", reject_inference),
             **{f"{k} v{c.version}": {m: round(c.oot_metrics[m], 4) for m in ("auc", "ks", "gini", "brier", "auc_ratio_to_best")
                                         if m in c.oot_metrics}
-               | {"psi_score": round(c.psi["score"], 4)} for k, c in r.candidates.items()},
+               | {"psi_score": round(c.psi["score"], 4)} | {m: round(v, 4) for m, v in c.ttd_metrics.items()}
+               for k, c in r.candidates.items()},
         }, as_json)
 
     @app.command("promote")

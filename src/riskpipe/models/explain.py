@@ -92,6 +92,26 @@ class ScoredRow:
     reason_codes: list[str] = field(default_factory=list)
 
 
+class WeightError(RiskpipeError, ValueError):
+    """Sample weights that cannot weight a fit (wrong length, negative, not finite, all zero)."""
+
+
+def check_weights(weight: np.ndarray | None, n: int) -> np.ndarray | None:
+    """The sample weights of ``n`` training rows as float64 (None stays None: unweighted)."""
+    if weight is None:
+        return None
+    w = np.asarray(weight, dtype=float)
+    if w.shape != (n,):
+        raise WeightError(f"sample weights have shape {w.shape}; one weight per training row ({n}) is needed")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise WeightError(f"sample weight at row {row} is {w[row]!r}; weights must be finite and >= 0")
+    if w.sum() <= 0:
+        raise WeightError("sample weights sum to 0: nothing to fit")
+    return w
+
+
 def feature_matrix(X: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     """The model's features as float64 (NaN = missing), or an error naming the column and row."""
     missing = [f for f in features if f not in X.columns]

@@ -140,6 +140,7 @@ def train_from_store(
     gbm_params: dict[str, Any] | None = None,
     force: bool = False,
     settings: Settings | None = None,
+    reject_inference: str = "none",
 ) -> TrainResult:
     """Train ``model`` on its feature service's point-in-time training set for labels of ``start..end``.
 
@@ -147,8 +148,12 @@ def train_from_store(
     and not excluded by it are used; the training set manifest and the MLflow run and versions record
     the definition (name, version, content hash). Idempotent like :func:`train_model`: the same window
     on the same data and definition finds the versions registered before.
+    For an application model (credit_pd), the declined applications of the window join as the rest
+    of the through-the-door population when ``reject_inference`` asks for them or the world is
+    synthetic (their true outcomes then give the through-the-door AUC): see :mod:`riskpipe.models.reject`.
     """
     from riskpipe.features.training import build_training_set
+    from riskpipe.models import reject
 
     s = settings or get_settings()
     spec = model_spec(model)
@@ -176,6 +181,18 @@ def train_from_store(
                             label_definition={**defn.manifest(), "label_rows": counts})
     df = ts.frame
     has_truth = attach_truth(df, spec, s)
+    reject.check_method(reject_inference)
+    truth_path = s.ground_truth / spec.truth_file if spec.truth_file else None
+    rejects, outcome = None, None
+    if reject_inference != "none" or (spec.name in reject.TTD_MODELS and truth_path and truth_path.is_file()):
+        rejects = reject.declined_training_set(spec, first, last, as_of, s)
+        if rejects is None and reject_inference != "none":
+            raise TrainInputError(f"{spec.name}: no declined application of {first}..{last} had matured by "
+                                  f"{as_of.isoformat()}: nothing to infer from")
+        # the declines first: the accepts get the outcome column only when both have it
+        if rejects is not None and truth_path and reject.attach_outcome(rejects, spec.key, truth_path) and \
+                reject.attach_outcome(df, spec.key, truth_path):
+            outcome = reject.OUTCOME
     # request-time fields (amount, requested_amount, request_epoch_s) reach the model through the
     # service's on-demand features only; serving reads the same service, so training must too
     exclude = [c for c in df.columns if c in ("label_known_at", "label_status", "created_ts", spec.key,
@@ -186,7 +203,8 @@ def train_from_store(
         df, label="label", features=None, time_column="feature_ts", model_name=spec.name,
         oot_from=oot_from, truth_column=TRUTH if has_truth else None, feature_service=spec.feature_service,
         label_definition=defn.name, monotone=monotone, exclude=exclude, num_boost_round=num_boost_round,
-        gbm_params=gbm_params, force=force, source=str(out), settings=s,
+        gbm_params=gbm_params, force=force, source=str(out), settings=s, rejects=rejects,
+        reject_inference=reject_inference, outcome_column=outcome,
     )
     r.extra.update({"training_set": str(out), "manifest": str(ts.manifest_path), "label_partitions": parts,
                     "labels_known_by": as_of.isoformat()})

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskpipe.models.explain import Bands, ScoreScale
+from riskpipe.models.explain import Bands, ScoreScale, check_weights
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,10 @@ def fit_gbm(
     num_boost_round: int = 200,
     params: dict[str, Any] | None = None,
     n_reasons: int = 4,
+    sample_weight: np.ndarray | None = None,
 ) -> GbmModel:
-    """Train the booster on the training window only (the OOT window stays unseen)."""
+    """Train the booster on the training window only (the OOT window stays unseen); ``sample_weight``
+    (one non-negative weight per row) weights each row's gradient."""
     import lightgbm as lgb
 
     monotone = {f: int(d) for f, d in (monotone or {}).items() if f in features}
@@ -86,7 +88,7 @@ def fit_gbm(
         p["monotone_constraints"] = [monotone.get(f, 0) for f in features]
     ds = lgb.Dataset(
         X[features].to_numpy(dtype=np.float64), label=np.asarray(y, dtype=float), feature_name=[f"f{i}" for i in range(len(features))],  # names may hold JSON-unsafe chars
-        free_raw_data=True, params={"verbosity": -1},
+        weight=check_weights(sample_weight, len(X)), free_raw_data=True, params={"verbosity": -1},
     )
     booster = lgb.train(p, ds, num_boost_round=num_boost_round)
     log.info("lightgbm: %d trees, %d features, monotone on %s", booster.num_trees(), len(features), sorted(monotone))

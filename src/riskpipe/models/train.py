@@ -46,6 +46,7 @@ class Candidate:
     version: str | None = None
     model_uri: str | None = None
     card_markdown: str = ""
+    ttd_metrics: dict[str, float] = field(default_factory=dict)  # through-the-door AUCs (reject.py)
 
 
 @dataclass
@@ -196,6 +197,10 @@ def train_model(
     source: str = "dataframe",
     settings: Settings | None = None,
     model_settings: ModelSettings | None = None,
+    rejects: pd.DataFrame | None = None,
+    reject_inference: str = "none",
+    reject_weight: float | None = None,
+    outcome_column: str | None = None,
 ) -> TrainResult:
     """Train the scorecard and the LightGBM challenger, validate out of time, log and register both.
 
@@ -205,11 +210,20 @@ def train_model(
     Idempotent: a re-run on the same data snapshot with the same settings (an Airflow retry) finds
     the versions it registered before (tag ``training_key``) and returns them instead of registering
     duplicates; ``force=True`` trains and registers anew.
+
+    ``rejects`` are the declined applications (same feature and time columns, no label): with
+    ``reject_inference="fuzzy"`` both candidates are refitted on accepts plus fuzzy-augmented rejects
+    (``reject_weight``, default ``RISKPIPE_MODEL_REJECT_WEIGHT``). ``outcome_column`` (the true 0/1
+    outcome on both tables, synthetic worlds) adds the through-the-door AUC with and without reject
+    inference (:mod:`riskpipe.models.reject`).
     """
+    from riskpipe.models import reject as ri
     from riskpipe.models.gbm import DEFAULT_PARAMS, fit_gbm
     from riskpipe.models.woe import fit_scorecard
 
     ms = model_settings or get_model_settings()
+    ri.check_method(reject_inference)
+    reject_weight = ms.reject_weight if reject_weight is None else reject_weight
     where = source
     if df.empty:
         raise TrainInputError(f"{where}: the table has no rows")
@@ -217,13 +231,18 @@ def train_model(
     t = _check_time(df, time_column, where)
     if truth_column is not None and truth_column not in df.columns:
         raise TrainInputError(f"{where}: truth column {truth_column!r} not found")
+    if reject_inference != "none" and rejects is None:
+        raise TrainInputError(f"{where}: reject inference {reject_inference!r} needs the declined applications")
+    outcome = None if outcome_column is None else _check_label(df, outcome_column, where)
+    if outcome_column is not None:
+        exclude = [*(exclude or []), outcome_column]
     feats = list(features) if features else select_features(df, label, time_column, truth_column, exclude)
     dupes = sorted({f for f in feats if feats.count(f) > 1})
     if dupes:
         raise TrainInputError(f"{where}: feature(s) listed twice: {dupes}")
     for f in feats:
-        if f in (label, time_column, truth_column):
-            raise TrainInputError(f"{where}: {f!r} cannot be both a feature and the label/time/truth column")
+        if f in (label, time_column, truth_column, outcome_column):
+            raise TrainInputError(f"{where}: {f!r} cannot be both a feature and the label/time/truth/outcome column")
     monotone = {f: int(np.sign(d)) for f, d in (monotone or {}).items()}
     unknown = sorted(set(monotone) - set(feats))
     if unknown:
@@ -231,6 +250,10 @@ def train_model(
     X = feature_matrix(df, feats)  # float64, clear error on a non-numeric value
     cut = oot_split(t, oot_from)
     tr, oot = (t < cut).to_numpy(), (t >= cut).to_numpy()
+    rs = None if rejects is None else ri.split_rejects(rejects, feats, label, time_column, cut, outcome_column, where)
+    if reject_inference != "none" and rs is not None and rs.X_train.empty:
+        raise TrainInputError(f"{where}: no declined applications before the out-of-time cut {cut.date()} "
+                              "to infer from")
     for name, mask in (("training", tr), ("out-of-time", oot)):
         if len(np.unique(y[mask])) < 2:
             raise TrainInputError(f"{where}: the {name} window has only one label value; cannot train/validate")
@@ -263,6 +286,8 @@ def train_model(
         "time_column": time_column, "oot_from": cut.isoformat(), "features": feats, "monotone": monotone,
         "truth_column": truth_column, "feature_service": feature_service, "num_boost_round": num_boost_round,
         "gbm_params": gbm_full, "model_settings": ms.model_dump(mode="json"),
+        **({} if rejects is None else {"rejects_hash": data_hash(rejects), "reject_inference": reject_inference,
+                                       "reject_weight": reject_weight, "outcome_column": outcome_column}),
     })
     if register and not force:
         from riskpipe.models.registry import find_training
@@ -271,29 +296,46 @@ def train_model(
         if found is not None:
             return found
 
-    ests: dict[str, RiskEstimator] = {
-        "scorecard": fit_scorecard(Xtr, ytr, feats, monotone=monotone, scale=scale, bands=bands,
-                                   n_reasons=ms.reason_codes),
-        "lightgbm": fit_gbm(Xtr, ytr, feats, monotone=monotone, scale=scale, bands=bands,
-                            num_boost_round=num_boost_round, params=gbm_params, n_reasons=ms.reason_codes),
+    fits: dict[str, ri.Fit] = {
+        "scorecard": lambda X_, y_, w_: fit_scorecard(X_, y_, feats, monotone=monotone, scale=scale, bands=bands,
+                                                      n_reasons=ms.reason_codes, sample_weight=w_),
+        "lightgbm": lambda X_, y_, w_: fit_gbm(X_, y_, feats, monotone=monotone, scale=scale, bands=bands,
+                                               num_boost_round=num_boost_round, params=gbm_params,
+                                               n_reasons=ms.reason_codes, sample_weight=w_),
     }
+    ests: dict[str, RiskEstimator] = {kind: fit(Xtr, ytr, None) for kind, fit in fits.items()}
+    ttd: dict[str, dict[str, float]] = {}
+    compare = rs is not None and outcome is not None
+    if rs is not None and reject_inference == "none" and not compare:
+        log.warning("%s: declined applications given without reject inference or their outcome: not used", where)
+    if rs is not None and (reject_inference == "fuzzy" or compare) and not rs.X_train.empty:
+        fuzzy = {kind: ri.fit_fuzzy(fit, ests[kind], Xtr, ytr, rs.X_train, reject_weight) for kind, fit in fits.items()}
+        if compare:
+            ttd = {kind: ri.ttd_metrics({ri.NO_RI: ests[kind], "fuzzy": fuzzy[kind]}, Xoot, outcome[oot], rs)
+                   for kind in fits}
+        if reject_inference == "fuzzy":
+            ests = fuzzy
     cands: dict[str, Candidate] = {}
     evals: dict[str, tuple] = {}
     for kind, est in ests.items():
         m_oot, m_tr, ps, p_oot, s_tr, s_oot = _evaluate(est, Xtr, ytr, Xoot, yoot, truth)
-        cands[kind] = Candidate(kind, est, m_oot, m_tr, ps)
+        cands[kind] = Candidate(kind, est, m_oot, m_tr, ps, ttd_metrics=ttd.get(kind, {}))
         evals[kind] = (p_oot, s_tr, s_oot)
         log.info("%s: OOT AUC %.4f KS %.4f score PSI %.4f", kind, m_oot["auc"], m_oot["ks"], ps["score"])
     best = "lightgbm" if cands["lightgbm"].oot_metrics["auc"] > cands["scorecard"].oot_metrics["auc"] else "scorecard"
     result = TrainResult(
         model_name=model_name, challenger_kind=best, challenger_version=None, candidates=cands, features=feats,
         train_window=train_window, oot_window=oot_window, data_hash=snapshot, n_train=int(tr.sum()),
-        n_oot=int(oot.sum()), extra={"training_key": key, "reused": False},
+        n_oot=int(oot.sum()), extra={"training_key": key, "reused": False, "reject_inference": reject_inference,
+                                     "reject_weight": reject_weight,
+                                     "n_rejects_train": 0 if rs is None else len(rs.X_train)},
     )
     for kind, c in cands.items():
         c.card_markdown = _card(result, c, ms, feature_service, label,
                                 declared.ref if declared else label_tags["label_definition"], time_column,
                                 yoot, evals[kind][0])
+        if rs is not None:
+            c.card_markdown += ri.card_section(reject_inference, reject_weight, len(rs.X_train), c.ttd_metrics)
     if register:
         _log_to_mlflow(result, df[oot], evals, feature_service=feature_service, label=label,
                        label_tags=label_tags, time_column=time_column,
@@ -354,7 +396,7 @@ def _log_to_mlflow(
         "time_column": time_column, "train_start": r.train_window[0], "train_end": r.train_window[1],
         "oot_start": r.oot_window[0], "oot_end": r.oot_window[1], "data_hash": r.data_hash, "source": source,
         "training_key": r.extra["training_key"], "n_train": str(r.n_train), "n_oot": str(r.n_oot),
-        "features": ",".join(r.features)[:5000],
+        "features": ",".join(r.features)[:5000], "reject_inference": r.extra["reject_inference"],
     }
     with mlflow.start_run(experiment_id=exp_id, run_name=f"{r.model_name}-train") as parent, \
             tempfile.TemporaryDirectory() as tmp:
@@ -373,7 +415,9 @@ def _log_to_mlflow(
                 params = {"model_kind": kind, "n_features": len(r.features), "n_train": r.n_train, "n_oot": r.n_oot,
                           "pdo": est.scale.pdo, "base_score": est.scale.base_score, "base_odds": est.scale.base_odds,
                           "approve_max_pd": est.bands.approve_max_pd, "decline_min_pd": est.bands.decline_min_pd,
-                          "monotone": str(getattr(est, "monotone", {}) or {}), "truth_column": str(truth_column)}
+                          "monotone": str(getattr(est, "monotone", {}) or {}), "truth_column": str(truth_column),
+                          "reject_inference": r.extra["reject_inference"], "reject_weight": r.extra["reject_weight"],
+                          "n_rejects_train": r.extra["n_rejects_train"]}
                 if kind == "lightgbm":
                     params.update({f"lgb_{k}": v for k, v in est.params.items() if k != "monotone_constraints"})
                     params["num_trees"] = est.booster.num_trees()
@@ -381,6 +425,7 @@ def _log_to_mlflow(
                 mets = {f"oot_{k}": v for k, v in c.oot_metrics.items()}
                 mets.update({f"train_{k}": v for k, v in c.train_metrics.items()})
                 mets.update({_metric_key(f"psi_{k}"): v for k, v in c.psi.items()})
+                mets.update(c.ttd_metrics)
                 mlflow.log_metrics({k: float(v) for k, v in mets.items() if np.isfinite(v)})
                 d = Path(tmp) / kind
                 p_oot, s_tr, s_oot = evals[kind]
@@ -420,13 +465,17 @@ def _log_to_mlflow(
               evidence={f"{k}_oot_auc": c.oot_metrics["auc"] for k, c in r.candidates.items()}, settings=s)
 
 
-def train_table(path: str | Path, **kwargs: Any) -> TrainResult:
-    """``train_model`` on a Parquet file or directory (the CLI's entry)."""
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A Parquet file or directory, or an error naming it."""
     p = Path(path)
     if not p.exists():
         raise TrainInputError(f"training table {p} does not exist")
     try:
-        df = pd.read_parquet(p)
+        return pd.read_parquet(p)
     except Exception as err:  # pyarrow raises several types for a bad file
         raise TrainInputError(f"cannot read training table {p} as Parquet: {err}") from None
-    return train_model(df, source=str(p), **kwargs)
+
+
+def train_table(path: str | Path, **kwargs: Any) -> TrainResult:
+    """``train_model`` on a Parquet file or directory (the CLI's entry)."""
+    return train_model(read_table(path), source=str(Path(path)), **kwargs)

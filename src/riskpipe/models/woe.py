@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from riskpipe.models.explain import Bands, ScoreScale
+from riskpipe.models.explain import Bands, ScoreScale, check_weights
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class FeatureBins:
     edges: np.ndarray  # k-1 cut points for k numeric bins; bin i = (edges[i-1], edges[i]]
     counts: np.ndarray
     bads: np.ndarray
-    missing_count: int
+    missing_count: float  # rows (or their summed weight) with no value
     missing_bads: float
     woe: np.ndarray = field(default_factory=lambda: np.zeros(0))  # risk-WOE per numeric bin
     missing_woe: float = 0.0
@@ -83,6 +83,16 @@ def _merge(edges: list[float], counts: list[float], bads: list[float], i: int) -
     edges.pop(i)
 
 
+def _lower_quantiles(x: np.ndarray, q: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+    """Quantiles that are data values (numpy's ``lower``); weighted: the smallest value whose
+    cumulative weight share reaches ``q``."""
+    if weight is None:
+        return np.quantile(x, q, method="lower")
+    order = np.argsort(x, kind="stable")
+    share = np.cumsum(weight[order]) / weight.sum()
+    return x[order][np.minimum(np.searchsorted(share, q, side="left"), len(x) - 1)]
+
+
 def bin_feature(
     name: str,
     x: np.ndarray,
@@ -91,16 +101,23 @@ def bin_feature(
     max_bins: int = 10,
     min_bin_frac: float = 0.05,
     direction: int | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> FeatureBins:
-    """Monotone quantile binning of one numeric feature against a 0/1 label."""
+    """Monotone quantile binning of one numeric feature against a 0/1 label.
+
+    With ``sample_weight`` every count is a sum of weights (quantiles, bad rates, the minimum bin
+    size, the direction): a row of weight 0.3 counts as 0.3 of a row, as reject inference needs.
+    """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
+    wt = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     miss = np.isnan(x)
-    xv, yv = x[~miss], y[~miss]
-    total_bad, total_good = float(y.sum()), float(len(y) - y.sum())
+    xv, yv, wv = x[~miss], y[~miss], wt[~miss]
+    aw = None if sample_weight is None else wv  # None keeps the unweighted arithmetic exactly as it was
+    total_bad, total_good = float(wt @ y), float(wt.sum() - wt @ y)
     if direction is None:
         if len(xv) > 1 and np.std(xv) > 0 and np.std(yv) > 0:
-            direction = 1 if np.corrcoef(xv, yv)[0, 1] >= 0 else -1
+            direction = 1 if np.cov(xv, yv, aweights=aw)[0, 1] >= 0 else -1
         else:
             direction = 1
     if len(xv) == 0:
@@ -110,13 +127,12 @@ def bin_feature(
         if len(uniq) <= max_bins:
             edges_arr = uniq[:-1]
         else:
-            qs = np.quantile(xv, np.linspace(0, 1, max_bins + 1)[1:-1], method="lower")
-            edges_arr = np.unique(qs)
+            edges_arr = np.unique(_lower_quantiles(xv, np.linspace(0, 1, max_bins + 1)[1:-1], aw))
             edges_arr = edges_arr[edges_arr < uniq[-1]]
     idx = np.searchsorted(edges_arr, xv, side="left")
     k = len(edges_arr) + 1
-    counts = np.bincount(idx, minlength=k).astype(float).tolist()
-    bads = np.bincount(idx, weights=yv, minlength=k).astype(float).tolist()
+    counts = np.bincount(idx, weights=wv, minlength=k).astype(float).tolist()
+    bads = np.bincount(idx, weights=wv * yv, minlength=k).astype(float).tolist()
     edges = edges_arr.astype(float).tolist()
     # drop empty bins (can arise from 'lower' quantiles)
     i = 0
@@ -125,7 +141,7 @@ def bin_feature(
             _merge(edges, counts, bads, i if i < len(counts) - 1 else i - 1)
         else:
             i += 1
-    min_count = min_bin_frac * max(len(xv), 1)
+    min_count = min_bin_frac * (float(wv.sum()) if len(xv) else 1.0)
     changed = True
     while changed and len(counts) > 1:
         changed = False
@@ -155,8 +171,8 @@ def bin_feature(
         edges=np.asarray(edges, dtype=float),
         counts=np.asarray(counts, dtype=float),
         bads=np.asarray(bads, dtype=float),
-        missing_count=int(miss.sum()),
-        missing_bads=float(y[miss].sum()),
+        missing_count=float(wt[miss].sum()) if sample_weight is not None else int(miss.sum()),
+        missing_bads=float(wt[miss] @ y[miss]),
     )
     k = len(counts) + (1 if fb.missing_count else 0)
     fb.woe = _woe(fb.bads, fb.counts, total_bad, total_good, k)
@@ -167,24 +183,28 @@ def bin_feature(
     return fb
 
 
-def _fit_nonneg_logit(Z: np.ndarray, y: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
-    """Logistic regression with coefficients >= 0 (intercept free), by L-BFGS-B."""
+def _fit_nonneg_logit(
+    Z: np.ndarray, y: np.ndarray, l2: float, sample_weight: np.ndarray | None = None,
+) -> tuple[float, np.ndarray]:
+    """Logistic regression with coefficients >= 0 (intercept free), by L-BFGS-B; the log loss is the
+    weighted mean when ``sample_weight`` is given."""
     from scipy.optimize import minimize
 
     n, p = Z.shape
+    share = np.full(n, 1.0 / n) if sample_weight is None else np.asarray(sample_weight, float) / np.sum(sample_weight)
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         eta = theta[0] + Z @ theta[1:]
         # logloss = log(1+e^eta) - y*eta, computed stably
         loss = np.logaddexp(0.0, eta) - y * eta
         pr = 1.0 / (1.0 + np.exp(-eta))
-        r = (pr - y) / n
+        r = (pr - y) * share
         g = np.empty(p + 1)
         g[0] = r.sum()
         g[1:] = Z.T @ r + l2 * theta[1:]
-        return float(loss.mean() + 0.5 * l2 * theta[1:] @ theta[1:]), g
+        return float(loss @ share + 0.5 * l2 * theta[1:] @ theta[1:]), g
 
-    base = np.clip(y.mean(), 1e-6, 1 - 1e-6)
+    base = np.clip(y @ share, 1e-6, 1 - 1e-6)
     theta0 = np.concatenate([[np.log(base / (1 - base))], np.full(p, 0.5)])
     bounds = [(None, None)] + [(0.0, None)] * p
     res = minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 500})
@@ -283,20 +303,25 @@ def fit_scorecard(
     l2: float = 1e-4,
     min_iv: float = 0.02,
     n_reasons: int = 4,
+    sample_weight: np.ndarray | None = None,
 ) -> Scorecard:
-    """Bin every feature, fit the constrained logistic regression, return the scorecard."""
+    """Bin every feature, fit the constrained logistic regression, return the scorecard.
+
+    ``sample_weight`` (one non-negative weight per row) weights the binning and the regression alike.
+    """
     y = np.asarray(y, dtype=float)
+    sample_weight = check_weights(sample_weight, len(y))
     monotone = monotone or {}
     bins = {
         f: bin_feature(f, X[f].to_numpy(dtype=float), y, max_bins=max_bins, min_bin_frac=min_bin_frac,
-                       direction=monotone.get(f) or None)
+                       direction=monotone.get(f) or None, sample_weight=sample_weight)
         for f in features
     }
     # weak features (information value below min_iv) get no points: fewer lines on the card,
     # and noise cannot pick up weight by chance
     active = [f for f in features if bins[f].information_value() >= min_iv] or list(features)
     Z = np.column_stack([bins[f].transform(X[f].to_numpy(dtype=float)) for f in active])
-    b0, beta = _fit_nonneg_logit(Z, y, l2)
+    b0, beta = _fit_nonneg_logit(Z, y, l2, sample_weight)
     coef = {f: 0.0 for f in features}
     coef.update(zip(active, (float(b) for b in beta), strict=True))
     log.info("scorecard: %d features, %d pass IV >= %s, %d with weight > 0", len(features), len(active), min_iv,
