@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         None, ge=1, le=365, description="overrides the fraud label's performance window of "
         "riskpipe/models/labels.yml (days after a transaction by which its fraud chargeback counts as reported)")
 
+    # Great Expectations
+    data_docs_keep_runs: int = Field(
+        60, ge=1, description="validation runs kept per dataset in the Data Docs site; older results and "
+        "their pages are deleted before a new run is added (the JSON summaries under _runs are kept)")
+
     # Feast
     feast_offline_store: OfflineStore | None = None
     feast_online_store: OnlineStore | None = None

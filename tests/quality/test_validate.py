@@ -196,3 +196,31 @@ def test_history_metrics_are_cached_per_partition_and_refreshed_when_it_changes(
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     again = compute_baseline(spec, LAST, lake.settings, spark)
     assert again.row_count == first.row_count and again.mean == first.mean
+
+
+def test_data_docs_keep_only_the_newest_runs_per_dataset(lake, spark, tmp_path) -> None:
+    """Retention: with RISKPIPE_DATA_DOCS_KEEP_RUNS = 2, a third validation of a dataset deletes the
+    oldest run's stored result and page, the index lists the two newest, other datasets are untouched."""
+    import re
+    import shutil
+
+    from riskpipe.settings import load_settings
+
+    s = load_settings(data_dir=tmp_path / "data", data_docs_keep_runs=2)
+    shutil.copytree(lake.settings.lake, s.lake)
+    shutil.copytree(lake.settings.reports / "data_docs", s.reports / "data_docs")  # earlier runs, other datasets
+    docs = s.reports / "data_docs"
+    others = sorted(p.relative_to(docs) for p in (docs / "_results").glob("*/*/*") if p.parent.parent.name != "customers")
+    assert others
+    shutil.rmtree(docs / "_results" / "customers", ignore_errors=True)
+    shutil.rmtree(docs / "validations" / "customers", ignore_errors=True)
+    for _ in range(3):
+        assert validate_dataset("customers", LAST, s, spark).passed
+    kept = sorted((docs / "_results" / "customers").glob("*/*"))
+    pages = sorted((docs / "validations" / "customers").glob("*/*"))
+    assert len(kept) == 2 and [p.name for p in pages] == [p.name for p in kept]
+    index = (docs / "index.html").read_text()
+    listed = set(re.findall(rf"validations/customers/customers-{LAST}/(\d{{8}}T\d+\.\d+Z)/", index))
+    assert listed == {p.name for p in kept}
+    assert sorted(p.relative_to(docs) for p in (docs / "_results").glob("*/*/*")
+                  if p.parent.parent.name != "customers") == others

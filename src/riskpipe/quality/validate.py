@@ -22,6 +22,7 @@ import datetime as dt
 import functools
 import json
 import logging
+import shutil
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,6 +157,22 @@ def _context(docs_dir: str) -> Any:
     })
     ctx.data_sources.add_spark("riskpipe_spark", persist=False)
     return ctx
+
+
+def prune_data_docs(docs_dir: Path, suite: str, keep: int) -> int:
+    """Retention of the Data Docs site: delete all but the newest ``keep`` validation runs of ``suite``
+    (stored results ``_results/<suite>/<run name>/<run time>/`` and their rendered pages under
+    ``validations/``), so the results store and the index rebuilt on every run stop growing with
+    history. Run times are GX's sortable UTC stamps. Returns how many runs were deleted."""
+    runs = sorted(((rt.name, rt.relative_to(docs_dir / "_results"))
+                   for rt in (docs_dir / "_results" / suite).glob("*/*") if rt.is_dir()), reverse=True)
+    for _, rel in runs[keep:]:
+        for root in (docs_dir / "_results", docs_dir / "validations"):
+            shutil.rmtree(root / rel, ignore_errors=True)
+            parent = (root / rel).parent
+            if parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+    return max(0, len(runs) - keep)
 
 
 def _run_checkpoint(ctx: Any, spec: DatasetSpec, suite: Any, df: DataFrame, result_format: dict | str,
@@ -346,6 +363,10 @@ def validate_frame(
         docs_dir = s.reports / "data_docs"
         docs_dir.mkdir(parents=True, exist_ok=True)
         with _lock:
+            # the run about to be added makes data_docs_keep_runs; the index it rebuilds lists no pruned run
+            pruned = prune_data_docs(docs_dir, suite.name, s.data_docs_keep_runs - 1)
+            if pruned:
+                log.info("Data Docs: %d older validation run(s) of %s pruned", pruned, suite.name)
             ctx = _context(str(docs_dir))
             vr, detail = _validate_gx(ctx, spec, suite, prepared, index_cols, f"{dataset}-{day.isoformat()}")
     finally:
