@@ -170,6 +170,23 @@ def _ip(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(*parts, ".")
 
 
+def _repay_table(kind: str, loan_ids: pa.Array, loan: np.ndarray, k: np.ndarray, width: int,
+                 due_date: np.ndarray | None, amount: np.ndarray, event_s: np.ndarray) -> pa.Table:
+    """Repayment records of instalments ``k`` of loans ``loan``: schedule rows ("S") or payments ("P")."""
+    n = len(loan)
+    lid = loan_ids.take(pa.array(loan, pa.int64()))
+    k_txt = pc.utf8_lpad(pc.cast(pa.array(k, pa.int64()), pa.string()), width, "0")
+    return pa.table({
+        "record_id": pc.binary_join_element_wise(pa.scalar(kind), lid, k_txt, "-"),
+        "loan_id": lid,
+        "record_type": pa.repeat(pa.scalar("schedule" if kind == "S" else "payment"), n),
+        "installment_no": pa.array(k, pa.int64()),
+        "due_date": pa.array(due_date, pa.string()) if due_date is not None else pa.nulls(n, pa.string()),
+        "amount": pa.array(amount[loan], pa.float64()),
+        "event_at": _iso(event_s, utc_z=True),
+    })
+
+
 # ----------------------------------------------------------------------------------------------
 # population
 # ----------------------------------------------------------------------------------------------
@@ -232,7 +249,7 @@ class Generator:
         self.sources = sources or load_sources()
         self.pop = Population(cfg)
         self.pending: dict[int, dict[str, list[pa.Table]]] = defaultdict(lambda: defaultdict(list))
-        self.loans: list[dict[str, np.ndarray]] = []
+        self.loans: list[pa.Table] = []  # one table of booked loans per day
         self.apps_truth: list[pa.Table] = []
         self.active_loan_customers: set[int] = set()
         self.defect_log: list[dict[str, object]] = []
@@ -353,58 +370,52 @@ class Generator:
         }))
         lat = np.flatnonzero(approved)
         if len(lat):
-            self._book_loans(d, lat, tbl, decided, amount * fx, rate, n_inst, stop_k, z, r)
+            self._book_loans(d, lat, cust, tbl, decided, amount * fx, rate, n_inst, stop_k, z, r)
         self._bureau_at_application(d, cust, applied, z, bureau_score, r)
         return tbl
 
-    def _book_loans(self, d, lat, tbl, decided, principal, rate, n_inst, stop_k, z, r) -> None:
+    def _book_loans(self, d, lat, cust, tbl, decided, principal, rate, n_inst, stop_k, z, r) -> None:
+        """Book approved loans: schedules (delivered on the booking day) and the payments that follow.
+
+        Vectorised over loans x instalments; only the per-payment draws stay in a loop, so the stream
+        is consumed in the same order as one loan, one instalment at a time.
+        """
         inst_days, horizon = self.cfg.installment_days, self.cfg.days
-        loan_ids = np.asarray(tbl["loan_id"].to_numpy(zero_copy_only=False))[lat]
-        sched_rows: list[tuple] = []
-        pay_rows: dict[int, list[tuple]] = defaultdict(list)
-        late_prob = np.clip(0.05 + 0.12 * z[lat], 0.0, 0.6)
-        for j, i in enumerate(lat):
-            k_n = int(n_inst[i])
-            m = rate[i] * inst_days / 365
-            amt = round(float(principal[i]) * (m / (1 - (1 + m) ** -k_n)) if m > 0 else principal[i] / k_n, 2)
-            book = int(decided[i])
-            for k in range(1, k_n + 1):
-                due = book + k * inst_days * DAY_S
-                sched_rows.append((f"S-{loan_ids[j]}-{k:03d}", loan_ids[j], "schedule", k,
-                                   str(np.datetime64(due, "s").astype("datetime64[D]")), amt, book))
-                if k >= stop_k[i]:
-                    continue  # defaulted: no more payments
-                delay = int(r.geometric(0.25)) if r.random() < late_prob[j] else 0
-                pay_at = due + delay * DAY_S + int(r.integers(8 * 3600, 20 * 3600)) - (due % DAY_S)
-                pd_ = (pay_at - self.start_s) // DAY_S
-                if pd_ < horizon:
-                    pay_rows[int(pd_)].append((f"P-{loan_ids[j]}-{k:04d}", loan_ids[j], "payment", k, None,
-                                               amt, pay_at))
-            self.active_loan_customers.add(int(tbl["customer_id"][int(i)].as_py()[1:]) - 1)
-            self.loans.append({"loan_id": loan_ids[j], "application_id": tbl["application_id"][int(i)].as_py(),
-                               "booked_at": book, "n_installments": k_n, "installment": amt,
-                               "stop_installment": int(stop_k[i]) if stop_k[i] < 10**6 else -1,
-                               "hazard": float(_sigmoid(-3.0 + 1.25 * z[i]) / (365 / inst_days))})
+        loan_ids = pa.array(tbl["loan_id"].to_numpy(zero_copy_only=False)[lat], pa.string())
+        k_n = n_inst[lat].astype(np.int64)
+        # scalar float arithmetic per loan, exactly as an annuity calculator would round it
+        amt = np.array([round(float(principal[i]) * (m / (1 - (1 + m) ** -k)) if m > 0 else principal[i] / k, 2)
+                        for i, k, m in zip(lat.tolist(), k_n.tolist(), rate[lat] * inst_days / 365, strict=True)],
+                       np.float64)
+        book = decided[lat].astype(np.int64)
+        loan = np.repeat(np.arange(len(lat)), k_n)                      # one row per instalment
+        k = np.arange(len(loan)) - np.repeat(np.cumsum(k_n) - k_n, k_n) + 1
+        due = book[loan] + k * inst_days * DAY_S
+        paid = np.flatnonzero(k < stop_k[lat][loan])                     # defaulters stop paying
+        late_prob = np.clip(0.05 + 0.12 * z[lat], 0.0, 0.6)[loan[paid]].tolist()
+        delay, jitter = [], []
+        rand, geometric, integers = r.random, r.geometric, r.integers
+        for p_late in late_prob:
+            delay.append(int(geometric(0.25)) if rand() < p_late else 0)
+            jitter.append(integers(8 * 3600, 20 * 3600))
+        pay_at = due[paid] + np.array(delay, np.int64) * DAY_S + np.array(jitter, np.int64) - due[paid] % DAY_S
         # the schedule is delivered with the day the loan was booked: a decision after midnight lands the
         # next day (delivered with the application day, its rows would be known before they happened)
-        by_day: dict[int, list[tuple]] = defaultdict(list)
-        for row in sched_rows:
-            by_day[max(d, int((row[6] - self.start_s) // DAY_S))].append(row)
-        for bd in sorted(by_day):
-            if bd < horizon:
-                self.pending[bd]["repayments"].append(self._repay_table(by_day[bd]))
-        for pd_, rows in pay_rows.items():
-            self.pending[pd_]["repayments"].append(self._repay_table(rows))
-
-    @staticmethod
-    def _repay_table(rows: list[tuple]) -> pa.Table:
-        cols = list(zip(*rows, strict=True)) if rows else [[]] * 7
-        return pa.table({
-            "record_id": pa.array(cols[0], pa.string()), "loan_id": pa.array(cols[1], pa.string()),
-            "record_type": pa.array(cols[2], pa.string()), "installment_no": pa.array(cols[3], pa.int64()),
-            "due_date": pa.array(cols[4], pa.string()), "amount": pa.array(cols[5], pa.float64()),
-            "event_at": _iso(np.asarray(cols[6], np.int64), utc_z=True) if rows else pa.array([], pa.string()),
-        })
+        sched_day = np.maximum(d, (book - self.start_s) // DAY_S)[loan]
+        sched = _repay_table("S", loan_ids, loan, k, 3, np.datetime_as_string(
+            due.astype("datetime64[s]").astype("datetime64[D]")), amt, book[loan])
+        pay = _repay_table("P", loan_ids, loan[paid], k[paid], 4, None, amt, pay_at)
+        pay_day = (pay_at - self.start_s) // DAY_S
+        for part, on_day in ((sched, sched_day), (pay, pay_day)):
+            for day in np.unique(on_day[on_day < horizon]).tolist():
+                self.pending[day]["repayments"].append(part.filter(pa.array(on_day == day)))
+        self.active_loan_customers.update(cust[lat].tolist())
+        self.loans.append(pa.table({
+            "loan_id": loan_ids, "application_id": tbl["application_id"].take(pa.array(lat)), "booked_at": book,
+            "n_installments": k_n, "installment": amt,
+            "stop_installment": np.where(stop_k[lat] < 10**6, stop_k[lat], -1).astype(np.int64),
+            "hazard": _sigmoid(-3.0 + 1.25 * z[lat]) / (365 / inst_days),
+        }))
 
     def _bureau_at_application(self, d, cust, applied, z, score, r) -> None:
         lag = r.integers(0, 4, len(cust))
@@ -744,13 +755,14 @@ class Generator:
                             "ring_id": p.ring[: p.n]}), self.gt / "customers.parquet")
         if self.apps_truth:
             _pq_write(pa.concat_tables(self.apps_truth), self.gt / "applications.parquet")
-        loans = {k: [ln[k] for ln in self.loans] for k in
-                 ("loan_id", "application_id", "booked_at", "n_installments", "installment", "stop_installment",
-                  "hazard")}
-        lt = pa.table(loans) if self.loans else pa.table({k: pa.array([], pa.string()) for k in loans})
         if self.loans:
-            lt = lt.set_column(2, "booked_at", pa.array(np.asarray(loans["booked_at"]).astype("datetime64[s]")))
+            lt = pa.concat_tables(self.loans)
+            lt = lt.set_column(2, "booked_at", pa.array(lt["booked_at"].to_numpy().astype("datetime64[s]")))
             lt = lt.append_column("installment_days", pa.array([self.cfg.installment_days] * lt.num_rows))
+        else:
+            lt = pa.table({k: pa.array([], pa.string()) for k in
+                           ("loan_id", "application_id", "booked_at", "n_installments", "installment",
+                            "stop_installment", "hazard")})
         _pq_write(lt, self.gt / "loans.parquet")
         values = {"national_id": p.national_id, "phone": p.phone, "full_name": p.name, "card_number": p.card}
         cols, vals = [], []
