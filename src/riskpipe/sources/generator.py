@@ -58,6 +58,7 @@ FIRST = np.array(["anna", "ben", "clara", "david", "eva", "felix", "greta", "han
                   "karla", "lukas", "mia", "noah", "olga", "paul", "rosa", "sven", "tina", "uwe"])
 LAST = np.array(["muller", "schmidt", "schneider", "fischer", "weber", "meyer", "wagner", "becker",
                  "schulz", "hoffmann", "koch", "richter", "klein", "wolf", "neumann", "braun"])
+EVENT_TYPES = np.array(["login_success", "login_failure", "password_reset", "new_device"])
 FRAUD_REASONS = np.array(["fraud_card_absent", "fraud_card_present", "account_takeover"])
 DISPUTE_REASONS = np.array(["dispute_not_received", "dispute_quality"])
 
@@ -118,27 +119,67 @@ class GenerationSummary:
 # small vectorised formatting helpers
 # ----------------------------------------------------------------------------------------------
 
-def _ids(prefix: str, ints: np.ndarray, width: int) -> pa.Array:
-    """Zero-padded ids ("C00001234") built as raw bytes: far faster than per-row formatting."""
-    v = np.asarray(ints, np.int64)
-    n = len(v)
+def _digits(v: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal digits of non-negative ints, as an (n, width) matrix of ASCII bytes."""
+    v = np.asarray(v, np.int64)
+    if len(v) and (v.min() < 0 or v.max() >= 10**width):
+        raise ValueError(f"values outside [0, 10**{width}) cannot be written as {width} digits")
     pw = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    digits = ((v[:, None] // pw) % 10 + 48).astype(np.uint8)
-    pre = np.frombuffer(prefix.encode(), np.uint8)
-    buf = np.concatenate([np.broadcast_to(pre, (n, len(pre))), digits], axis=1)
-    step = len(pre) + width
+    return ((v[:, None] // pw) % 10 + 48).astype(np.uint8)
+
+
+def _text(n: int, *parts: bytes | np.ndarray) -> pa.Array:
+    """Fixed-width strings glued from pieces (a constant, or an (n, k) byte matrix per row), built as raw
+    bytes: far faster than formatting per row or converting numpy unicode arrays."""
+    mats = [np.broadcast_to(np.frombuffer(x, np.uint8), (n, len(x))) if isinstance(x, bytes) else x for x in parts]
+    buf = np.concatenate(mats, axis=1)
+    step = buf.shape[1]
     offsets = np.arange(0, (n + 1) * step, step, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(buf.tobytes()))
 
 
+def _ids(prefix: str, ints: np.ndarray, width: int) -> pa.Array:
+    """Zero-padded ids ("C00001234")."""
+    return _text(len(ints), prefix.encode(), _digits(ints, width))
+
+
+def _pick(vocab: np.ndarray, idx: np.ndarray) -> pa.Array:
+    """``vocab[idx]`` as Arrow strings: a take from the small vocabulary, not a numpy unicode copy."""
+    return pa.array(vocab).take(pa.array(idx, pa.int64()))
+
+
+def _take(arr: pa.Array, idx: np.ndarray) -> pa.Array:
+    """``arr[idx]`` for an Arrow array and numpy indices."""
+    return arr.take(pa.array(idx, pa.int64()))
+
+
+def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) of days since 1970-01-01."""
+    d = np.asarray(days, np.int64).astype("datetime64[D]")
+    m = d.astype("datetime64[M]")
+    return (m.astype("datetime64[Y]").astype(np.int64) + 1970, m.astype(np.int64) % 12 + 1,
+            (d - m).astype(np.int64) + 1)
+
+
+def _date(days: np.ndarray, sep: bytes = b"-") -> pa.Array:
+    """Dates ("2026-01-31", or "20260131" with no separator) of days since 1970-01-01."""
+    y, m, d = _civil(days)
+    return _text(len(y), _digits(y, 4), sep, _digits(m, 2), sep, _digits(d, 2))
+
+
 def _iso(epoch_s: np.ndarray, offset_h: np.ndarray | int = 0, utc_z: bool = False) -> pa.Array:
-    local = (np.asarray(epoch_s, np.int64) + np.asarray(offset_h, np.int64) * 3600).astype("datetime64[s]")
-    base = pa.array(np.datetime_as_string(local, unit="s"))
+    """ISO-8601 local times with their UTC offset ("2026-01-31T08:15:00+01:00"), or UTC with "Z"."""
+    off = np.broadcast_to(np.asarray(offset_h, np.int64), np.shape(epoch_s))
+    local = np.asarray(epoch_s, np.int64) + off * 3600
+    days, sec = np.divmod(local, DAY_S)
+    y, m, d = _civil(days)
+    parts = [_digits(y, 4), b"-", _digits(m, 2), b"-", _digits(d, 2), b"T", _digits(sec // 3600, 2), b":",
+             _digits(sec // 60 % 60, 2), b":", _digits(sec % 60, 2)]
     if utc_z:
-        return pc.binary_join_element_wise(base, pa.scalar("Z"), "")
-    off = np.broadcast_to(np.asarray(offset_h), local.shape)
-    suffix = np.array([f"{'+' if h >= 0 else '-'}{abs(int(h)):02d}:00" for h in range(-12, 15)])[off + 12]
-    return pc.binary_join_element_wise(base, pa.array(suffix), "")
+        parts.append(b"Z")
+    else:
+        parts += [np.where(off >= 0, ord("+"), ord("-")).astype(np.uint8)[:, None], _digits(np.abs(off), 2), b":00"]
+    return _text(len(local), *parts)
 
 
 def _money(x: np.ndarray) -> pa.Array:
@@ -149,7 +190,7 @@ def _money(x: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(whole, frac, ".")
 
 
-def _luhn_cards(n: int, rng: np.random.Generator) -> np.ndarray:
+def _luhn_cards(n: int, rng: np.random.Generator) -> pa.Array:
     body = rng.integers(0, 10, size=(n, 15))
     body[:, 0] = 4
     digits = body[:, ::-1].copy()
@@ -157,8 +198,7 @@ def _luhn_cards(n: int, rng: np.random.Generator) -> np.ndarray:
     dbl = np.where(dbl > 9, dbl - 9, dbl)
     total = dbl.sum(1) + digits[:, 1::2].sum(1)
     check = (10 - total % 10) % 10
-    full = (np.concatenate([body, check[:, None]], axis=1) + 48).astype(np.uint8)
-    return np.ascontiguousarray(full).view("S16").ravel().astype("U16")
+    return _text(n, (body + 48).astype(np.uint8), (check[:, None] + 48).astype(np.uint8))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -171,7 +211,7 @@ def _ip(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> pa.Array:
 
 
 def _repay_table(kind: str, loan_ids: pa.Array, loan: np.ndarray, k: np.ndarray, width: int,
-                 due_date: np.ndarray | None, amount: np.ndarray, event_s: np.ndarray) -> pa.Table:
+                 due_date: pa.Array | None, amount: np.ndarray, event_s: np.ndarray) -> pa.Table:
     """Repayment records of instalments ``k`` of loans ``loan``: schedule rows ("S") or payments ("P")."""
     n = len(loan)
     lid = loan_ids.take(pa.array(loan, pa.int64()))
@@ -181,7 +221,7 @@ def _repay_table(kind: str, loan_ids: pa.Array, loan: np.ndarray, k: np.ndarray,
         "loan_id": lid,
         "record_type": pa.repeat(pa.scalar("schedule" if kind == "S" else "payment"), n),
         "installment_no": pa.array(k, pa.int64()),
-        "due_date": pa.array(due_date, pa.string()) if due_date is not None else pa.nulls(n, pa.string()),
+        "due_date": due_date if due_date is not None else pa.nulls(n, pa.string()),
         "amount": pa.array(amount[loan], pa.float64()),
         "event_at": _iso(event_s, utc_z=True),
     })
@@ -209,11 +249,12 @@ class Population:
                       - rng.integers(30, 365 * 8, cap) * DAY_S - rng.integers(0, DAY_S, cap))
         # a bijection of the index (999_999_937 is prime, coprime to the modulus): unique national ids
         perm = (np.arange(cap, dtype=np.int64) * 999_999_937 + int(rng.integers(0, 10**8))) % (9 * 10**8) + 10**8
-        self.national_id = np.array([f"NI{v:09d}" for v in perm])
-        ph = rng.integers(10**6, 10**7, cap)
-        self.phone = np.array([f"+49 151 {v}" for v in ph])
-        self.name = np.char.add(np.char.add(np.char.capitalize(FIRST[rng.integers(0, len(FIRST), cap)]), " "),
-                                np.char.capitalize(LAST[rng.integers(0, len(LAST), cap)]))
+        # PII as Arrow strings: each day takes its rows, nothing is formatted or converted per row
+        self.national_id = _ids("NI", perm, 9)
+        self.phone = _ids("+49 151 ", rng.integers(10**6, 10**7, cap), 7)
+        self.name = pc.binary_join_element_wise(
+            _pick(np.char.capitalize(FIRST), rng.integers(0, len(FIRST), cap)),
+            _pick(np.char.capitalize(LAST), rng.integers(0, len(LAST), cap)), " ")
         self.card = _luhn_cards(cap, rng)
         self.device = rng.integers(10**8, 10**9, cap)             # own device
         self.home_ip = rng.integers(0, 2**24, cap)
@@ -288,9 +329,12 @@ class Generator:
             changed = r.choice(p.n - len(new), int(r.poisson(max(1, p.n * 0.0005))), replace=False)
             # a phone change or an income update: a newer version of an existing key
             ph_change = changed[r.random(len(changed)) < 0.5]
-            self.old_phones.extend(p.phone[ph_change[self.pii_idx["phone"][ph_change]]].tolist()
-                                   if len(self.pii_idx["phone"]) else [])
-            p.phone[ph_change] = np.array([f"+49 152 {v}" for v in r.integers(10**6, 10**7, len(ph_change))])
+            if len(self.pii_idx["phone"]):
+                self.old_phones.extend(_take(p.phone, ph_change[self.pii_idx["phone"][ph_change]]).to_pylist())
+            new_phone = _ids("+49 152 ", r.integers(10**6, 10**7, len(ph_change)), 7)
+            mask = np.zeros(len(p.phone), bool)
+            mask[ph_change] = True  # replace_with_mask fills the masked rows in index order
+            p.phone = pc.replace_with_mask(p.phone, pa.array(mask), _take(new_phone, np.argsort(ph_change)))
             p.income[changed] = np.round(p.income[changed] * r.uniform(0.9, 1.2, len(changed)), 2)
             idx = np.concatenate([new, changed])
             upd = np.concatenate([p.reg_s[new], self.day_s(d) + r.integers(0, DAY_S, len(changed))])
@@ -301,12 +345,12 @@ class Generator:
             self._seen(col, idx)
         return pa.table({
             "customer_id": _ids("C", idx + 1, 8),
-            "national_id": p.national_id[idx],
-            "phone": p.phone[idx],
-            "full_name": p.name[idx],
-            "date_of_birth": np.datetime_as_string(p.dob[idx], unit="D"),
-            "region": REGIONS[p.region[idx]],
-            "employment_status": EMPLOYMENT[p.employment[idx]],
+            "national_id": _take(p.national_id, idx),
+            "phone": _take(p.phone, idx),
+            "full_name": _take(p.name, idx),
+            "date_of_birth": _date(p.dob[idx].astype(np.int64)),
+            "region": _pick(REGIONS, p.region[idx]),
+            "employment_status": _pick(EMPLOYMENT, p.employment[idx]),
             "annual_income": _money(p.income[idx]),
             "registered_at": _iso(p.reg_s[idx], off),
             "updated_at": _iso(upd, off),
@@ -402,8 +446,7 @@ class Generator:
         # the schedule is delivered with the day the loan was booked: a decision after midnight lands the
         # next day (delivered with the application day, its rows would be known before they happened)
         sched_day = np.maximum(d, (book - self.start_s) // DAY_S)[loan]
-        sched = _repay_table("S", loan_ids, loan, k, 3, np.datetime_as_string(
-            due.astype("datetime64[s]").astype("datetime64[D]")), amt, book[loan])
+        sched = _repay_table("S", loan_ids, loan, k, 3, _date(due // DAY_S), amt, book[loan])
         pay = _repay_table("P", loan_ids, loan[paid], k[paid], 4, None, amt, pay_at)
         pay_day = (pay_at - self.start_s) // DAY_S
         for part, on_day in ((sched, sched_day), (pay, pay_day)):
@@ -429,9 +472,8 @@ class Generator:
         self._seen("national_id", cust)
         return pa.table({
             "report_id": _ids(f"B{kind}", np.arange(n) + d * 1_000_000 + 1, 9),
-            "national_id": self.pop.national_id[cust],
-            "as_of_date": pc.replace_substring(pa.array(np.datetime_as_string(
-                np.asarray(as_of_s).astype("datetime64[s]"), unit="D"), pa.string()), "-", ""),
+            "national_id": _take(self.pop.national_id, cust),
+            "as_of_date": _date(np.asarray(as_of_s) // DAY_S, b""),
             "bureau_score": pc.cast(pa.array(score.astype(np.int64)), pa.string()),
             "open_accounts": pc.cast(pa.array(r.poisson(3 + np.exp(0.3 * z))), pa.string()),
             "total_balance": _money(np.exp(r.normal(8.5 + 0.3 * z, 1.0))),
@@ -472,7 +514,6 @@ class Generator:
         device = np.where(new_dev & (ring < 0), r.integers(10**8, 10**9, n), device)
         n_merch = max(200, p.n // 20)
         merchant = np.where(r.random(n) < 0.8, (cust * 7919) % n_merch, r.integers(0, n_merch, n))
-        mcc = MCCS[merchant % len(MCCS)]
         # true fraud probability: latent risk + ring + the context of this very transaction
         logit = (-7.0 + cfg.fraud_level + 0.45 * z + 2.5 * (ring >= 0) + 1.4 * night + 1.0 * (chan == 1) + 1.5 * xborder
                  + 1.8 * new_dev + 0.4 * np.log1p(amount / p.spend[cust]))
@@ -482,33 +523,31 @@ class Generator:
                             np.where(xborder & (COUNTRIES[country] == "US"), 1, 0))
         fx = np.array([1.0, 0.92, 1.17])[currency]
         minor = np.maximum(1, np.round(amount / fx * 100)).astype(np.int64)
-        order = np.argsort(ts_ms, kind="stable")
+        # rows in time order: permute the numbers first, then format (cheaper than taking built strings)
+        o = np.argsort(ts_ms, kind="stable")
         ids = np.arange(n) + d * 100_000_000 + 1
-        txn_ids = _ids("T", ids, 13)
         self._seen("card_number", cust)
+        txn_ids = _ids("T", ids[o], 13)
         tbl = pa.table({
             "txn_id": txn_ids,
-            "cust_no": pa.array(cust + 1, pa.int64()),
-            "card_number": p.card[cust],
-            "ts_ms": pa.array(ts_ms, pa.int64()),
-            "amount_minor": pa.array(minor, pa.int64()),
-            "currency": CURRENCIES[currency],
-            "merchant_id": _ids("M", merchant, 7),
-            "merchant_category": mcc,
-            "merchant_country": COUNTRIES[country],
-            "channel": TXN_CHANNELS[chan],
-            "device_id": pa.array(np.where(chan == 1, pc.binary_join_element_wise(
-                pa.scalar("D"), pc.cast(pa.array(device), pa.string()), "").to_numpy(zero_copy_only=False),
-                None), pa.string()),
-        }).take(pa.array(order))
-        truth = pa.table({"txn_id": txn_ids, "customer_id": _ids("C", cust + 1, 8),
-                          "ts": pa.array((ts_ms // 1000).astype("datetime64[s]")),
-                          "p_fraud": p_fraud, "is_fraud": is_fraud}).take(pa.array(order))
-        self._chargebacks(d, np.flatnonzero(is_fraud), np.flatnonzero(~is_fraud), txn_ids, ts_ms, minor,
-                          currency, r)
+            "cust_no": pa.array(cust[o] + 1, pa.int64()),
+            "card_number": _take(p.card, cust[o]),
+            "ts_ms": pa.array(ts_ms[o], pa.int64()),
+            "amount_minor": pa.array(minor[o], pa.int64()),
+            "currency": _pick(CURRENCIES, currency[o]),
+            "merchant_id": _ids("M", merchant[o], 7),
+            "merchant_category": _pick(MCCS, merchant[o] % len(MCCS)),
+            "merchant_country": _pick(COUNTRIES, country[o]),
+            "channel": _pick(TXN_CHANNELS, chan[o]),
+            "device_id": pc.if_else(pa.array(chan[o] == 1), _ids("D", device[o], 9), pa.scalar(None, pa.string())),
+        })
+        truth = pa.table({"txn_id": txn_ids, "customer_id": _ids("C", cust[o] + 1, 8),
+                          "ts": pa.array((ts_ms[o] // 1000).astype("datetime64[s]")),
+                          "p_fraud": p_fraud[o], "is_fraud": is_fraud[o]})
+        self._chargebacks(d, np.flatnonzero(is_fraud), np.flatnonzero(~is_fraud), ids, ts_ms, minor, currency, r)
         return tbl, truth
 
-    def _chargebacks(self, d, fraud_idx, clean_idx, txn_ids, ts_ms, minor, currency, r) -> None:
+    def _chargebacks(self, d, fraud_idx, clean_idx, ids, ts_ms, minor, currency, r) -> None:
         reported = fraud_idx[r.random(len(fraud_idx)) < 0.85]
         disputes = clean_idx[r.random(len(clean_idx)) < 0.0005]
         idx = np.concatenate([reported, disputes])
@@ -522,11 +561,11 @@ class Generator:
         land = (rep_s - self.start_s) // DAY_S
         tbl = pa.table({
             "chargeback_id": _ids("CB", idx + d * 100_000_000 + 1, 13),
-            "txn_id": txn_ids.take(pa.array(idx)),
+            "txn_id": _ids("T", ids[idx], 13),
             "reported_at": _iso(rep_s, utc_z=True),
             "reason_code": reason,
             "amount_minor": pa.array(minor[idx], pa.int64()),
-            "currency": CURRENCIES[currency[idx]],
+            "currency": _pick(CURRENCIES, currency[idx]),
         })
         for ld in np.unique(land):
             if ld < self.cfg.days:
@@ -551,19 +590,21 @@ class Generator:
         ctry = np.where(r.random(n) < 0.05 + 0.3 * (ring >= 0), r.integers(1, len(COUNTRIES), n), 0)
         lat = np.array([COUNTRY_LATLON[c][0] for c in COUNTRIES])[ctry] + r.normal(0, 1, n)
         lon = np.array([COUNTRY_LATLON[c][1] for c in COUNTRIES])[ctry] + r.normal(0, 1, n)
-        order = np.argsort(ts, kind="stable")
+        mask = r.random(n) < 0.02
+        o = np.argsort(ts, kind="stable")  # rows in time order: permute the numbers, then format
         geo = pa.StructArray.from_arrays(
-            [pa.array(COUNTRIES[ctry]), pa.array(np.round(lat, 4)), pa.array(np.round(lon, 4))],
-            names=["country", "lat", "lon"], mask=pa.array(r.random(n) < 0.02))
+            [_pick(COUNTRIES, ctry[o]), pa.array(np.round(lat, 4)[o]), pa.array(np.round(lon, 4)[o])],
+            names=["country", "lat", "lon"], mask=pa.array(mask[o]))
+        ipn = ipn[o]
         return pa.table({
-            "event_id": _ids("E", np.arange(n) + d * 100_000_000 + 1, 13),
-            "customer_id": _ids("C", cust + 1, 8),
-            "ts": pa.array(ts, pa.int64()),
-            "event_type": np.array(["login_success", "login_failure", "password_reset", "new_device"])[kind],
-            "device_id": pc.binary_join_element_wise(pa.scalar("D"), pc.cast(pa.array(device), pa.string()), ""),
+            "event_id": _ids("E", o + d * 100_000_000 + 1, 13),
+            "customer_id": _ids("C", cust[o] + 1, 8),
+            "ts": pa.array(ts[o], pa.int64()),
+            "event_type": _pick(EVENT_TYPES, kind[o]),
+            "device_id": _ids("D", device[o], 9),
             "ip": _ip(ipn >> 16 & 255 | 64, ipn >> 8 & 255, ipn & 255, (ipn * 7) % 250 + 1),
             "geo": geo,
-        }).take(pa.array(order))
+        })
 
     # -- defects -------------------------------------------------------------------------------
     def inject(self, d: int, spec: SourceSpec, tbl: pa.Table, file: str) -> tuple[pa.Table, list[dict]]:
@@ -768,7 +809,7 @@ class Generator:
         cols, vals = [], []
         for col in sorted(values):
             seen = np.flatnonzero(self.pii_idx[col])
-            found = values[col][seen].tolist() + (self.old_phones if col == "phone" else [])
+            found = _take(values[col], seen).to_pylist() + (self.old_phones if col == "phone" else [])
             cols += [col] * len(found)
             vals += found
         _pq_write(pa.table({"column": cols, "value": vals}),
