@@ -124,8 +124,11 @@ def _digits(v: np.ndarray, width: int) -> np.ndarray:
     v = np.asarray(v, np.int64)
     if len(v) and (v.min() < 0 or v.max() >= 10**width):
         raise ValueError(f"values outside [0, 10**{width}) cannot be written as {width} digits")
-    pw = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    return ((v[:, None] // pw) % 10 + 48).astype(np.uint8)
+    out = np.empty((len(v), width), np.uint8)
+    for j in range(width - 1, -1, -1):  # one division by a constant per digit, last digit first
+        v, out[:, j] = np.divmod(v, 10)
+    out += 48
+    return out
 
 
 def _text(n: int, *parts: bytes | np.ndarray) -> pa.Array:
@@ -779,9 +782,9 @@ class Generator:
             defects[str(rec["kind"])] += 1
         summary = GenerationSummary(self.landing, self.gt, cfg.start, cfg.start + dt.timedelta(days=cfg.days - 1),
                                     dict(self.rows), self.files, dict(defects))
+        encode = json.JSONEncoder(sort_keys=True, default=_jsonable).encode  # one encoder, not one per record
         with open(self.landing / "_manifest" / "defects.jsonl", "w") as fh:
-            for rec in self.defect_log:
-                fh.write(json.dumps(rec, sort_keys=True, default=_jsonable) + "\n")
+            fh.writelines(encode(rec) + "\n" for rec in self.defect_log)
         params = dataclasses.asdict(cfg)
         params["start"] = cfg.start.isoformat()
         (self.landing / "_manifest" / "generation.json").write_text(
