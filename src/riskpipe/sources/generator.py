@@ -842,11 +842,12 @@ class Generator:
         values = {"national_id": p.national_id, "phone": p.phone, "full_name": p.name, "card_number": p.card}
         cols, vals = [], []
         for col in sorted(values):
-            seen = np.flatnonzero(self.pii_idx[col])
-            found = _take(values[col], seen).to_pylist() + (self.old_phones if col == "phone" else [])
-            cols += [col] * len(found)
-            vals += found
-        _pq_write(pa.table({"column": cols, "value": vals}),
+            found = _take(values[col], np.flatnonzero(self.pii_idx[col]))
+            if col == "phone":
+                found = pa.concat_arrays([found, pa.array(self.old_phones, pa.string())])
+            cols.append(pa.repeat(pa.scalar(col), len(found)))
+            vals.append(found)
+        _pq_write(pa.table({"column": pa.concat_arrays(cols), "value": pa.concat_arrays(vals)}),
                   self.gt / "pii_values.parquet")
 
 
