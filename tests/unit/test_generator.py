@@ -25,6 +25,7 @@ from riskpipe.sources.generator import (
     _ids,
     _iso,
     _late_days_and_jitter,
+    _time_order,
     generate,
 )
 
@@ -282,6 +283,7 @@ def test_byte_built_text_matches_python_formatting() -> None:
     assert _date(secs // 86_400, b"").to_pylist() == [t.strftime("%Y%m%d") for t in utc]
     ids = [0, 7, 1234, 99_999_999]
     assert _ids("C", np.array(ids), 8).to_pylist() == [f"C{v:08d}" for v in ids]
+    assert _ids("T", np.array(ids), 13).to_pylist() == [f"T{v:013d}" for v in ids]
     with pytest.raises(ValueError, match="8 digits"):
         _ids("C", np.array([10**8]), 8)
 
@@ -300,3 +302,11 @@ def test_payment_draws_are_numpys_own_calls(high: int) -> None:
     assert list(zip(delay.tolist(), jitter.tolist(), strict=True)) == expect
     assert 0 < (delay > 0).mean() < 0.6
     assert fast.integers(0, 1000, 9).tolist() == slow.integers(0, 1000, 9).tolist()
+
+
+def test_time_order_is_the_stable_argsort() -> None:
+    """Rows are put in time order by sorting (time, position) keys; ties must keep their generated order."""
+    ts = np.random.default_rng(1).integers(1_767_225_600_000, 1_767_225_600_000 + 5_000, 20_000)  # many ties
+    assert np.array_equal(_time_order(ts), np.argsort(ts, kind="stable"))
+    wide = np.array([-(2**62), 2**62, 0, 0])  # keys would overflow: falls back to the plain stable sort
+    assert _time_order(wide).tolist() == [0, 2, 3, 1]

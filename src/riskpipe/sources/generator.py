@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 import zlib
@@ -124,11 +125,12 @@ def _digits(v: np.ndarray, width: int) -> np.ndarray:
     v = np.asarray(v, np.int64)
     if len(v) and (v.min() < 0 or v.max() >= 10**width):
         raise ValueError(f"values outside [0, 10**{width}) cannot be written as {width} digits")
-    out = np.empty((len(v), width), np.uint8)
-    for j in range(width - 1, -1, -1):  # one division by a constant per digit, last digit first
-        v, out[:, j] = np.divmod(v, 10)
-    out += 48
-    return out
+    pairs = (np.arange(100) // 10 + 48 + (np.arange(100) % 10 + 48) * 256).astype("<u2")  # "00".."99"
+    out = np.empty((len(v), (width + 1) // 2), "<u2")
+    for j in range(out.shape[1] - 1, -1, -1):  # two digits per division by a constant, last pair first
+        v, rest = np.divmod(v, 100)
+        out[:, j] = pairs[rest]
+    return out.view(np.uint8)[:, width % 2:]
 
 
 def _text(n: int, *parts: bytes | np.ndarray) -> pa.Array:
@@ -139,6 +141,15 @@ def _text(n: int, *parts: bytes | np.ndarray) -> pa.Array:
     step = buf.shape[1]
     offsets = np.arange(0, (n + 1) * step, step, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(buf.tobytes()))
+
+
+def _time_order(t: np.ndarray) -> np.ndarray:
+    """``np.argsort(t, kind="stable")`` of integer times, as one sort of unique (time, position) keys:
+    several times faster, and the same order."""
+    n = len(t)
+    if n == 0 or (int(t.max()) - int(t.min()) + 1) * n >= 2**62:
+        return np.argsort(t, kind="stable")
+    return np.sort((t - t.min()) * n + np.arange(n)) % n
 
 
 def _ids(prefix: str, ints: np.ndarray, width: int) -> pa.Array:
@@ -164,10 +175,32 @@ def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             (d - m).astype(np.int64) + 1)
 
 
+def _date_bytes(days: np.ndarray, sep: bytes = b"-") -> np.ndarray:
+    """Dates of days since 1970-01-01 as an (n, 8 or 10) byte matrix, formatted once per distinct day
+    (a day range is small next to the rows) and gathered."""
+    days = np.asarray(days, np.int64)
+    lo = int(days.min()) if len(days) else 0
+    span = np.arange(lo, int(days.max()) + 1 if len(days) else lo)
+    y, m, d = _civil(span)
+    table = np.concatenate([_digits(y, 4), np.broadcast_to(np.frombuffer(sep, np.uint8), (len(span), len(sep))),
+                            _digits(m, 2), np.broadcast_to(np.frombuffer(sep, np.uint8), (len(span), len(sep))),
+                            _digits(d, 2)], axis=1)
+    return table[days - lo]
+
+
+@functools.cache
+def _clock() -> np.ndarray:
+    """"HH:MM:SS" of every second of a day, each as the 8 bytes of one uint64 (gathered, not formatted)."""
+    sec = np.arange(DAY_S)
+    hms = np.concatenate([_digits(sec // 3600, 2), np.full((DAY_S, 1), ord(":"), np.uint8),
+                          _digits(sec // 60 % 60, 2), np.full((DAY_S, 1), ord(":"), np.uint8),
+                          _digits(sec % 60, 2)], axis=1)
+    return np.ascontiguousarray(hms).view(np.uint64).ravel()
+
+
 def _date(days: np.ndarray, sep: bytes = b"-") -> pa.Array:
     """Dates ("2026-01-31", or "20260131" with no separator) of days since 1970-01-01."""
-    y, m, d = _civil(days)
-    return _text(len(y), _digits(y, 4), sep, _digits(m, 2), sep, _digits(d, 2))
+    return _text(len(days), _date_bytes(days, sep))
 
 
 def _iso(epoch_s: np.ndarray, offset_h: np.ndarray | int = 0, utc_z: bool = False) -> pa.Array:
@@ -175,13 +208,13 @@ def _iso(epoch_s: np.ndarray, offset_h: np.ndarray | int = 0, utc_z: bool = Fals
     off = np.broadcast_to(np.asarray(offset_h, np.int64), np.shape(epoch_s))
     local = np.asarray(epoch_s, np.int64) + off * 3600
     days, sec = np.divmod(local, DAY_S)
-    y, m, d = _civil(days)
-    parts = [_digits(y, 4), b"-", _digits(m, 2), b"-", _digits(d, 2), b"T", _digits(sec // 3600, 2), b":",
-             _digits(sec // 60 % 60, 2), b":", _digits(sec % 60, 2)]
+    parts = [_date_bytes(days), b"T", _clock()[sec].view(np.uint8).reshape(-1, 8)]
     if utc_z:
         parts.append(b"Z")
     else:
-        parts += [np.where(off >= 0, ord("+"), ord("-")).astype(np.uint8)[:, None], _digits(np.abs(off), 2), b":00"]
+        suffix = np.array([list(f"{'+' if h >= 0 else '-'}{abs(h):02d}:00".encode()) for h in range(-12, 15)],
+                          np.uint8)
+        parts.append(suffix[off + 12])
     return _text(len(local), *parts)
 
 
@@ -376,7 +409,7 @@ class Generator:
             p.income[changed] = np.round(p.income[changed] * r.uniform(0.9, 1.2, len(changed)), 2)
             idx = np.concatenate([new, changed])
             upd = np.concatenate([p.reg_s[new], self.day_s(d) + r.integers(0, DAY_S, len(changed))])
-        order = np.argsort(upd, kind="stable")
+        order = _time_order(upd)
         idx, upd = idx[order], upd[order]
         off = REGION_OFFSET_H[p.region[idx]]
         for col in ("national_id", "phone", "full_name"):
@@ -558,7 +591,7 @@ class Generator:
         fx = np.array([1.0, 0.92, 1.17])[currency]
         minor = np.maximum(1, np.round(amount / fx * 100)).astype(np.int64)
         # rows in time order: permute the numbers first, then format (cheaper than taking built strings)
-        o = np.argsort(ts_ms, kind="stable")
+        o = _time_order(ts_ms)
         ids = np.arange(n) + d * 100_000_000 + 1
         self._seen("card_number", cust)
         txn_ids = _ids("T", ids[o], 13)
@@ -625,7 +658,7 @@ class Generator:
         lat = np.array([COUNTRY_LATLON[c][0] for c in COUNTRIES])[ctry] + r.normal(0, 1, n)
         lon = np.array([COUNTRY_LATLON[c][1] for c in COUNTRIES])[ctry] + r.normal(0, 1, n)
         mask = r.random(n) < 0.02
-        o = np.argsort(ts, kind="stable")  # rows in time order: permute the numbers, then format
+        o = _time_order(ts)  # rows in time order: permute the numbers, then format
         geo = pa.StructArray.from_arrays(
             [_pick(COUNTRIES, ctry[o]), pa.array(np.round(lat, 4)[o]), pa.array(np.round(lon, 4)[o])],
             names=["country", "lat", "lon"], mask=pa.array(mask[o]))
