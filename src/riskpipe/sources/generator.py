@@ -227,14 +227,14 @@ def _money(x: np.ndarray) -> pa.Array:
 
 
 def _luhn_cards(n: int, rng: np.random.Generator) -> pa.Array:
-    body = rng.integers(0, 10, size=(n, 15))
+    body = rng.integers(0, 10, size=(n, 15)).astype(np.uint8)  # small ints: 8x less memory to sweep
     body[:, 0] = 4
-    digits = body[:, ::-1].copy()
+    digits = body[:, ::-1]
     dbl = digits[:, 0::2] * 2
     dbl = np.where(dbl > 9, dbl - 9, dbl)
-    total = dbl.sum(1) + digits[:, 1::2].sum(1)
+    total = dbl.sum(1, dtype=np.int64) + digits[:, 1::2].sum(1, dtype=np.int64)
     check = (10 - total % 10) % 10
-    return _text(n, (body + 48).astype(np.uint8), (check[:, None] + 48).astype(np.uint8))
+    return _text(n, body + 48, (check[:, None] + 48).astype(np.uint8))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
