@@ -784,10 +784,10 @@ class Generator:
             src_days = part["_late_from"].to_pylist()
             part = part.drop_columns(["_late_from"]).cast(tbl.schema)
             tbl = pa.concat_tables([tbl, part])
-            for k in range(part.num_rows):
+            for k, key in enumerate(part[spec.keys[0]].to_pylist()):
                 recs.append({"kind": "late_arriving", "source": spec.name, "landing_date": day.isoformat(),
                              "file": f"{spec.name}/dt={day.isoformat()}/{file}", "row": start_row + k + 1,
-                             "key": part[spec.keys[0]][k].as_py(), "column": None,
+                             "key": key, "column": None,
                              "event_date": (self.cfg.start + dt.timedelta(days=src_days[k])).isoformat()})
         header_rename = None
         if spec.name == "customers" and d == self.rename_day:
