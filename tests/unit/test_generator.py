@@ -16,6 +16,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
+from riskpipe.errors import ConfigError
 from riskpipe.sources.config import load_sources
 from riskpipe.sources.generator import (
     DefectRates,
@@ -310,3 +311,8 @@ def test_time_order_is_the_stable_argsort() -> None:
     assert np.array_equal(_time_order(ts), np.argsort(ts, kind="stable"))
     wide = np.array([-(2**62), 2**62, 0, 0])  # keys would overflow: falls back to the plain stable sort
     assert _time_order(wide).tolist() == [0, 2, 3, 1]
+
+
+def test_population_beyond_customer_id_digits_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="8 digits of customer_id"):
+        _gen(tmp_path, customers=99_000_000, days=30)

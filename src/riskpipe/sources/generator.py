@@ -8,8 +8,8 @@ defects are listed, one JSON line each, in ``<landing>/_manifest/defects.jsonl``
 
 Determinism: each (day, stream) pair draws from its own ``numpy`` generator seeded from
 ``(seed, day_index, stream)``, files are written with fixed writer options and row order, so the
-same arguments produce byte-identical files. Work is vectorised per day (Arrow compute for string
-formatting), so memory is bounded by one day's rows.
+same arguments produce byte-identical files. Work is vectorised per day (fixed-width strings assembled
+as raw bytes, the rest with Arrow compute), so memory is bounded by one day's rows.
 
 Row numbers in the manifest are 1-based data rows: the CSV header line is not counted, so row 1
 is the first record (file line 2 of a CSV, line 1 of a JSONL file, row index 0 of a Parquet file).
@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskpipe.errors import ConfigError
 from riskpipe.sources.config import SourcesConfig, SourceSpec, load_sources
 
 log = logging.getLogger(__name__)
@@ -308,6 +309,9 @@ class Population:
     def __init__(self, cfg: GeneratorConfig) -> None:
         self.cfg = cfg
         cap = int(cfg.customers * (1 + cfg.new_customer_rate * cfg.days * 1.5)) + 16
+        if cap >= 10**8:
+            raise ConfigError(f"{cfg.customers:,} customers over {cfg.days} days (with new registrations) do not fit "
+                              "the 8 digits of customer_id (C00000001)")
         rng = np.random.default_rng([cfg.seed, 10_000])
         self.n = 0
         self.cap = cap
@@ -498,7 +502,8 @@ class Generator:
         inst_days, horizon = self.cfg.installment_days, self.cfg.days
         loan_ids = pa.array(tbl["loan_id"].to_numpy(zero_copy_only=False)[lat], pa.string())
         k_n = n_inst[lat].astype(np.int64)
-        # scalar float arithmetic per loan, exactly as an annuity calculator would round it
+        # the instalment per loan in numpy scalar arithmetic, as it always was: a vectorised power can
+        # differ in the last bit, and the amounts are written to the files
         amt = np.array([round(float(principal[i]) * (m / (1 - (1 + m) ** -k)) if m > 0 else principal[i] / k, 2)
                         for i, k, m in zip(lat.tolist(), k_n.tolist(), rate[lat] * inst_days / 365, strict=True)],
                        np.float64)
@@ -932,7 +937,6 @@ def generate(
     chargeback_lag_days: tuple[int, int] = (7, 60),
 ) -> GenerationSummary:
     """Generate ``days`` landing partitions from ``start`` for ``customers`` customers (see module doc)."""
-    from riskpipe.errors import ConfigError
     from riskpipe.settings import get_settings
 
     if customers < 10 or days < 1:
