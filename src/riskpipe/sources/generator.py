@@ -163,8 +163,8 @@ def _pick(vocab: np.ndarray, idx: np.ndarray) -> pa.Array:
     return pa.array(vocab).take(pa.array(idx, pa.int64()))
 
 
-def _take(arr: pa.Array, idx: np.ndarray) -> pa.Array:
-    """``arr[idx]`` for an Arrow array and numpy indices."""
+def _take(arr: pa.Array | pa.Table, idx: np.ndarray) -> pa.Array | pa.Table:
+    """``arr[idx]`` for an Arrow array (or table rows) and numpy indices."""
     return arr.take(pa.array(idx, pa.int64()))
 
 
@@ -769,7 +769,7 @@ class Generator:
         lag = r.integers(1, 6, tbl.num_rows)
         for lg in np.unique(lag[late]):
             if d + lg < self.cfg.days:
-                part = tbl.filter(pa.array(late & (lag == lg)))
+                part = _take(tbl, np.flatnonzero(late & (lag == lg)))  # a few rows: take, don't filter all
                 part = part.append_column("_late_from", pa.array([d] * part.num_rows, pa.int32()))
                 self.pending[int(d + lg)][f"late:{spec.name}"].append(part)
         return tbl.filter(pa.array(~late))
