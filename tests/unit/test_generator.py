@@ -16,8 +16,19 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
+from riskpipe.errors import ConfigError
 from riskpipe.sources.config import load_sources
-from riskpipe.sources.generator import DefectRates, Generator, GeneratorConfig, generate
+from riskpipe.sources.generator import (
+    DefectRates,
+    Generator,
+    GeneratorConfig,
+    _date,
+    _ids,
+    _iso,
+    _late_days_and_jitter,
+    _time_order,
+    generate,
+)
 
 SOURCES = load_sources()
 
@@ -259,3 +270,49 @@ def test_scales_with_customers(tmp_path: Path) -> None:
     big = _gen(tmp_path / "b", customers=400, days=2, defects=DefectRates.clean())
     assert 2.5 < big.rows["transactions"] / small.rows["transactions"] < 6
     assert np.isclose(big.rows["customers"] / small.rows["customers"], 4, rtol=0.2)
+
+
+def test_byte_built_text_matches_python_formatting() -> None:
+    """Ids, dates and ISO times are assembled from raw bytes; they must read as Python would write them."""
+    secs = np.random.default_rng(0).integers(-20 * 365 * 86_400, 130 * 365 * 86_400, 5_000)
+    secs = np.concatenate([secs, [0, 951_782_400, 1_767_225_599, 1_772_323_199]])  # epoch, leap day, year/month end
+    offs = np.resize(np.arange(-12, 15), len(secs))
+    utc = [dt.datetime.fromtimestamp(int(s), dt.UTC) for s in secs]
+    assert _iso(secs, offs).to_pylist() == [
+        t.astimezone(dt.timezone(dt.timedelta(hours=int(h)))).isoformat() for t, h in zip(utc, offs, strict=True)]
+    assert _iso(secs, utc_z=True).to_pylist() == [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in utc]
+    assert _date(secs // 86_400, b"").to_pylist() == [t.strftime("%Y%m%d") for t in utc]
+    ids = [0, 7, 1234, 99_999_999]
+    assert _ids("C", np.array(ids), 8).to_pylist() == [f"C{v:08d}" for v in ids]
+    assert _ids("T", np.array(ids), 13).to_pylist() == [f"T{v:013d}" for v in ids]
+    with pytest.raises(ValueError, match="8 digits"):
+        _ids("C", np.array([10**8]), 8)
+
+
+@pytest.mark.parametrize("high", [20 * 3600, 8 * 3600 + 2**31 + 1])  # the jitter; a span rejecting ~half the draws
+def test_payment_draws_are_numpys_own_calls(high: int) -> None:
+    """The fast payment draws are the stream of r.random / r.geometric / r.integers called one payment at a time
+    (what keeps generated files byte-identical), and they hand the generator back in the same state."""
+    late_prob = np.random.default_rng(0).uniform(0, 0.6, 20_000)
+    fast, slow = np.random.default_rng(5), np.random.default_rng(5)
+    for g in (fast, slow):
+        g.integers(0, 7, 3)  # leaves half a 64-bit word buffered for the next 32-bit draw
+    delay, jitter = _late_days_and_jitter(fast, late_prob, 8 * 3600, high)
+    expect = [(int(slow.geometric(0.25)) if slow.random() < p else 0, int(slow.integers(8 * 3600, high)))
+              for p in late_prob]
+    assert list(zip(delay.tolist(), jitter.tolist(), strict=True)) == expect
+    assert 0 < (delay > 0).mean() < 0.6
+    assert fast.integers(0, 1000, 9).tolist() == slow.integers(0, 1000, 9).tolist()
+
+
+def test_time_order_is_the_stable_argsort() -> None:
+    """Rows are put in time order by sorting (time, position) keys; ties must keep their generated order."""
+    ts = np.random.default_rng(1).integers(1_767_225_600_000, 1_767_225_600_000 + 5_000, 20_000)  # many ties
+    assert np.array_equal(_time_order(ts), np.argsort(ts, kind="stable"))
+    wide = np.array([-(2**62), 2**62, 0, 0])  # keys would overflow: falls back to the plain stable sort
+    assert _time_order(wide).tolist() == [0, 2, 3, 1]
+
+
+def test_population_beyond_customer_id_digits_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="8 digits of customer_id"):
+        _gen(tmp_path, customers=99_000_000, days=30)

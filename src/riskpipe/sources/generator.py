@@ -8,8 +8,8 @@ defects are listed, one JSON line each, in ``<landing>/_manifest/defects.jsonl``
 
 Determinism: each (day, stream) pair draws from its own ``numpy`` generator seeded from
 ``(seed, day_index, stream)``, files are written with fixed writer options and row order, so the
-same arguments produce byte-identical files. Work is vectorised per day (Arrow compute for string
-formatting), so memory is bounded by one day's rows.
+same arguments produce byte-identical files. Work is vectorised per day (fixed-width strings assembled
+as raw bytes, the rest with Arrow compute), so memory is bounded by one day's rows.
 
 Row numbers in the manifest are 1-based data rows: the CSV header line is not counted, so row 1
 is the first record (file line 2 of a CSV, line 1 of a JSONL file, row index 0 of a Parquet file).
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 import zlib
@@ -31,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskpipe.errors import ConfigError
 from riskpipe.sources.config import SourcesConfig, SourceSpec, load_sources
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ FIRST = np.array(["anna", "ben", "clara", "david", "eva", "felix", "greta", "han
                   "karla", "lukas", "mia", "noah", "olga", "paul", "rosa", "sven", "tina", "uwe"])
 LAST = np.array(["muller", "schmidt", "schneider", "fischer", "weber", "meyer", "wagner", "becker",
                  "schulz", "hoffmann", "koch", "richter", "klein", "wolf", "neumann", "braun"])
+EVENT_TYPES = np.array(["login_success", "login_failure", "password_reset", "new_device"])
 FRAUD_REASONS = np.array(["fraud_card_absent", "fraud_card_present", "account_takeover"])
 DISPUTE_REASONS = np.array(["dispute_not_received", "dispute_quality"])
 
@@ -118,27 +121,102 @@ class GenerationSummary:
 # small vectorised formatting helpers
 # ----------------------------------------------------------------------------------------------
 
-def _ids(prefix: str, ints: np.ndarray, width: int) -> pa.Array:
-    """Zero-padded ids ("C00001234") built as raw bytes: far faster than per-row formatting."""
-    v = np.asarray(ints, np.int64)
-    n = len(v)
-    pw = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    digits = ((v[:, None] // pw) % 10 + 48).astype(np.uint8)
-    pre = np.frombuffer(prefix.encode(), np.uint8)
-    buf = np.concatenate([np.broadcast_to(pre, (n, len(pre))), digits], axis=1)
-    step = len(pre) + width
+def _digits(v: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal digits of non-negative ints, as an (n, width) matrix of ASCII bytes."""
+    v = np.asarray(v, np.int64)
+    if len(v) and (v.min() < 0 or v.max() >= 10**width):
+        raise ValueError(f"values outside [0, 10**{width}) cannot be written as {width} digits")
+    pairs = (np.arange(100) // 10 + 48 + (np.arange(100) % 10 + 48) * 256).astype("<u2")  # "00".."99"
+    out = np.empty((len(v), (width + 1) // 2), "<u2")
+    for j in range(out.shape[1] - 1, -1, -1):  # two digits per division by a constant, last pair first
+        v, rest = np.divmod(v, 100)
+        out[:, j] = pairs[rest]
+    return out.view(np.uint8)[:, width % 2:]
+
+
+def _text(n: int, *parts: bytes | np.ndarray) -> pa.Array:
+    """Fixed-width strings glued from pieces (a constant, or an (n, k) byte matrix per row), built as raw
+    bytes: far faster than formatting per row or converting numpy unicode arrays."""
+    mats = [np.broadcast_to(np.frombuffer(x, np.uint8), (n, len(x))) if isinstance(x, bytes) else x for x in parts]
+    buf = np.concatenate(mats, axis=1)
+    step = buf.shape[1]
     offsets = np.arange(0, (n + 1) * step, step, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(buf.tobytes()))
 
 
+def _time_order(t: np.ndarray) -> np.ndarray:
+    """``np.argsort(t, kind="stable")`` of integer times, as one sort of unique (time, position) keys:
+    several times faster, and the same order."""
+    n = len(t)
+    if n == 0 or (int(t.max()) - int(t.min()) + 1) * n >= 2**62:
+        return np.argsort(t, kind="stable")
+    return np.sort((t - t.min()) * n + np.arange(n)) % n
+
+
+def _ids(prefix: str, ints: np.ndarray, width: int) -> pa.Array:
+    """Zero-padded ids ("C00001234")."""
+    return _text(len(ints), prefix.encode(), _digits(ints, width))
+
+
+def _pick(vocab: np.ndarray, idx: np.ndarray) -> pa.Array:
+    """``vocab[idx]`` as Arrow strings: a take from the small vocabulary, not a numpy unicode copy."""
+    return pa.array(vocab).take(pa.array(idx, pa.int64()))
+
+
+def _take(arr: pa.Array | pa.Table, idx: np.ndarray) -> pa.Array | pa.Table:
+    """``arr[idx]`` for an Arrow array (or table rows) and numpy indices."""
+    return arr.take(pa.array(idx, pa.int64()))
+
+
+def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) of days since 1970-01-01."""
+    d = np.asarray(days, np.int64).astype("datetime64[D]")
+    m = d.astype("datetime64[M]")
+    return (m.astype("datetime64[Y]").astype(np.int64) + 1970, m.astype(np.int64) % 12 + 1,
+            (d - m).astype(np.int64) + 1)
+
+
+def _date_bytes(days: np.ndarray, sep: bytes = b"-") -> np.ndarray:
+    """Dates of days since 1970-01-01 as an (n, 8 or 10) byte matrix, formatted once per distinct day
+    (a day range is small next to the rows) and gathered."""
+    days = np.asarray(days, np.int64)
+    lo = int(days.min()) if len(days) else 0
+    span = np.arange(lo, int(days.max()) + 1 if len(days) else lo)
+    y, m, d = _civil(span)
+    table = np.concatenate([_digits(y, 4), np.broadcast_to(np.frombuffer(sep, np.uint8), (len(span), len(sep))),
+                            _digits(m, 2), np.broadcast_to(np.frombuffer(sep, np.uint8), (len(span), len(sep))),
+                            _digits(d, 2)], axis=1)
+    return table[days - lo]
+
+
+@functools.cache
+def _clock() -> np.ndarray:
+    """"HH:MM:SS" of every second of a day, each as the 8 bytes of one uint64 (gathered, not formatted)."""
+    sec = np.arange(DAY_S)
+    hms = np.concatenate([_digits(sec // 3600, 2), np.full((DAY_S, 1), ord(":"), np.uint8),
+                          _digits(sec // 60 % 60, 2), np.full((DAY_S, 1), ord(":"), np.uint8),
+                          _digits(sec % 60, 2)], axis=1)
+    return np.ascontiguousarray(hms).view(np.uint64).ravel()
+
+
+def _date(days: np.ndarray, sep: bytes = b"-") -> pa.Array:
+    """Dates ("2026-01-31", or "20260131" with no separator) of days since 1970-01-01."""
+    return _text(len(days), _date_bytes(days, sep))
+
+
 def _iso(epoch_s: np.ndarray, offset_h: np.ndarray | int = 0, utc_z: bool = False) -> pa.Array:
-    local = (np.asarray(epoch_s, np.int64) + np.asarray(offset_h, np.int64) * 3600).astype("datetime64[s]")
-    base = pa.array(np.datetime_as_string(local, unit="s"))
+    """ISO-8601 local times with their UTC offset ("2026-01-31T08:15:00+01:00"), or UTC with "Z"."""
+    off = np.broadcast_to(np.asarray(offset_h, np.int64), np.shape(epoch_s))
+    local = np.asarray(epoch_s, np.int64) + off * 3600
+    days, sec = np.divmod(local, DAY_S)
+    parts = [_date_bytes(days), b"T", _clock()[sec].view(np.uint8).reshape(-1, 8)]
     if utc_z:
-        return pc.binary_join_element_wise(base, pa.scalar("Z"), "")
-    off = np.broadcast_to(np.asarray(offset_h), local.shape)
-    suffix = np.array([f"{'+' if h >= 0 else '-'}{abs(int(h)):02d}:00" for h in range(-12, 15)])[off + 12]
-    return pc.binary_join_element_wise(base, pa.array(suffix), "")
+        parts.append(b"Z")
+    else:
+        suffix = np.array([list(f"{'+' if h >= 0 else '-'}{abs(h):02d}:00".encode()) for h in range(-12, 15)],
+                          np.uint8)
+        parts.append(suffix[off + 12])
+    return _text(len(local), *parts)
 
 
 def _money(x: np.ndarray) -> pa.Array:
@@ -149,16 +227,15 @@ def _money(x: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(whole, frac, ".")
 
 
-def _luhn_cards(n: int, rng: np.random.Generator) -> np.ndarray:
-    body = rng.integers(0, 10, size=(n, 15))
+def _luhn_cards(n: int, rng: np.random.Generator) -> pa.Array:
+    body = rng.integers(0, 10, size=(n, 15)).astype(np.uint8)  # small ints: 8x less memory to sweep
     body[:, 0] = 4
-    digits = body[:, ::-1].copy()
+    digits = body[:, ::-1]
     dbl = digits[:, 0::2] * 2
     dbl = np.where(dbl > 9, dbl - 9, dbl)
-    total = dbl.sum(1) + digits[:, 1::2].sum(1)
+    total = dbl.sum(1, dtype=np.int64) + digits[:, 1::2].sum(1, dtype=np.int64)
     check = (10 - total % 10) % 10
-    full = (np.concatenate([body, check[:, None]], axis=1) + 48).astype(np.uint8)
-    return np.ascontiguousarray(full).view("S16").ravel().astype("U16")
+    return _text(n, body + 48, (check[:, None] + 48).astype(np.uint8))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -168,6 +245,58 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def _ip(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> pa.Array:
     parts = [pc.cast(pa.array(v.astype(np.int64)), pa.string()) for v in (a, b, c, d)]
     return pc.binary_join_element_wise(*parts, ".")
+
+
+def _late_days_and_jitter(r: np.random.Generator, late_prob: np.ndarray, low: int, high: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Per payment, in stream order: days late (geometric, if a uniform falls under its late probability)
+    and a jitter in [low, high): the draws of ``r.random()``, ``r.geometric(0.25)``, ``r.integers(low, high)``
+    one payment at a time, at a third of their per-call cost.
+
+    The uniform and the integer are computed from the PCG64 raw words exactly as numpy does (a 53-bit
+    double; Lemire's bounded integer on buffered 32-bit halves, the buffer carried in the generator's
+    state), so output stays byte-identical to the per-call loop; tests/unit pin this against ``r``.
+    """
+    bg = r.bit_generator
+    state = bg.state
+    has, buf = state["has_uint32"], state["uinteger"]
+    raw, geometric = bg.random_raw, r.geometric
+    span, mask32, scale = high - low, 0xFFFFFFFF, 1.0 / 9007199254740992.0
+    threshold = (mask32 - (span - 1)) % span
+    delay, jitter = [], []
+    for p_late in late_prob.tolist():
+        delay.append(int(geometric(0.25)) if (raw() >> 11) * scale < p_late else 0)
+        while True:
+            if has:
+                x, has = buf, 0
+            else:
+                w = raw()
+                x, buf, has = w & mask32, w >> 32, 1
+            m = x * span
+            if m & mask32 >= threshold:  # rejection keeps the integer unbiased (rarely taken)
+                break
+        jitter.append(low + (m >> 32))
+    state = bg.state
+    state["has_uint32"], state["uinteger"] = has, buf
+    bg.state = state
+    return np.array(delay, np.int64), np.array(jitter, np.int64)
+
+
+def _repay_table(kind: str, loan_ids: pa.Array, loan: np.ndarray, k: np.ndarray, width: int,
+                 due_date: pa.Array | None, amount: np.ndarray, event_s: np.ndarray) -> pa.Table:
+    """Repayment records of instalments ``k`` of loans ``loan``: schedule rows ("S") or payments ("P")."""
+    n = len(loan)
+    lid = loan_ids.take(pa.array(loan, pa.int64()))
+    k_txt = pc.utf8_lpad(pc.cast(pa.array(k, pa.int64()), pa.string()), width, "0")
+    return pa.table({
+        "record_id": pc.binary_join_element_wise(pa.scalar(kind), lid, k_txt, "-"),
+        "loan_id": lid,
+        "record_type": pa.repeat(pa.scalar("schedule" if kind == "S" else "payment"), n),
+        "installment_no": pa.array(k, pa.int64()),
+        "due_date": due_date if due_date is not None else pa.nulls(n, pa.string()),
+        "amount": pa.array(amount[loan], pa.float64()),
+        "event_at": _iso(event_s, utc_z=True),
+    })
 
 
 # ----------------------------------------------------------------------------------------------
@@ -180,6 +309,9 @@ class Population:
     def __init__(self, cfg: GeneratorConfig) -> None:
         self.cfg = cfg
         cap = int(cfg.customers * (1 + cfg.new_customer_rate * cfg.days * 1.5)) + 16
+        if cap >= 10**8:
+            raise ConfigError(f"{cfg.customers:,} customers over {cfg.days} days (with new registrations) do not fit "
+                              "the 8 digits of customer_id (C00000001)")
         rng = np.random.default_rng([cfg.seed, 10_000])
         self.n = 0
         self.cap = cap
@@ -192,11 +324,12 @@ class Population:
                       - rng.integers(30, 365 * 8, cap) * DAY_S - rng.integers(0, DAY_S, cap))
         # a bijection of the index (999_999_937 is prime, coprime to the modulus): unique national ids
         perm = (np.arange(cap, dtype=np.int64) * 999_999_937 + int(rng.integers(0, 10**8))) % (9 * 10**8) + 10**8
-        self.national_id = np.array([f"NI{v:09d}" for v in perm])
-        ph = rng.integers(10**6, 10**7, cap)
-        self.phone = np.array([f"+49 151 {v}" for v in ph])
-        self.name = np.char.add(np.char.add(np.char.capitalize(FIRST[rng.integers(0, len(FIRST), cap)]), " "),
-                                np.char.capitalize(LAST[rng.integers(0, len(LAST), cap)]))
+        # PII as Arrow strings: each day takes its rows, nothing is formatted or converted per row
+        self.national_id = _ids("NI", perm, 9)
+        self.phone = _ids("+49 151 ", rng.integers(10**6, 10**7, cap), 7)
+        self.name = pc.binary_join_element_wise(
+            _pick(np.char.capitalize(FIRST), rng.integers(0, len(FIRST), cap)),
+            _pick(np.char.capitalize(LAST), rng.integers(0, len(LAST), cap)), " ")
         self.card = _luhn_cards(cap, rng)
         self.device = rng.integers(10**8, 10**9, cap)             # own device
         self.home_ip = rng.integers(0, 2**24, cap)
@@ -232,7 +365,7 @@ class Generator:
         self.sources = sources or load_sources()
         self.pop = Population(cfg)
         self.pending: dict[int, dict[str, list[pa.Table]]] = defaultdict(lambda: defaultdict(list))
-        self.loans: list[dict[str, np.ndarray]] = []
+        self.loans: list[pa.Table] = []  # one table of booked loans per day
         self.apps_truth: list[pa.Table] = []
         self.active_loan_customers: set[int] = set()
         self.defect_log: list[dict[str, object]] = []
@@ -271,25 +404,28 @@ class Generator:
             changed = r.choice(p.n - len(new), int(r.poisson(max(1, p.n * 0.0005))), replace=False)
             # a phone change or an income update: a newer version of an existing key
             ph_change = changed[r.random(len(changed)) < 0.5]
-            self.old_phones.extend(p.phone[ph_change[self.pii_idx["phone"][ph_change]]].tolist()
-                                   if len(self.pii_idx["phone"]) else [])
-            p.phone[ph_change] = np.array([f"+49 152 {v}" for v in r.integers(10**6, 10**7, len(ph_change))])
+            if len(self.pii_idx["phone"]):
+                self.old_phones.extend(_take(p.phone, ph_change[self.pii_idx["phone"][ph_change]]).to_pylist())
+            new_phone = _ids("+49 152 ", r.integers(10**6, 10**7, len(ph_change)), 7)
+            mask = np.zeros(len(p.phone), bool)
+            mask[ph_change] = True  # replace_with_mask fills the masked rows in index order
+            p.phone = pc.replace_with_mask(p.phone, pa.array(mask), _take(new_phone, np.argsort(ph_change)))
             p.income[changed] = np.round(p.income[changed] * r.uniform(0.9, 1.2, len(changed)), 2)
             idx = np.concatenate([new, changed])
             upd = np.concatenate([p.reg_s[new], self.day_s(d) + r.integers(0, DAY_S, len(changed))])
-        order = np.argsort(upd, kind="stable")
+        order = _time_order(upd)
         idx, upd = idx[order], upd[order]
         off = REGION_OFFSET_H[p.region[idx]]
         for col in ("national_id", "phone", "full_name"):
             self._seen(col, idx)
         return pa.table({
             "customer_id": _ids("C", idx + 1, 8),
-            "national_id": p.national_id[idx],
-            "phone": p.phone[idx],
-            "full_name": p.name[idx],
-            "date_of_birth": np.datetime_as_string(p.dob[idx], unit="D"),
-            "region": REGIONS[p.region[idx]],
-            "employment_status": EMPLOYMENT[p.employment[idx]],
+            "national_id": _take(p.national_id, idx),
+            "phone": _take(p.phone, idx),
+            "full_name": _take(p.name, idx),
+            "date_of_birth": _date(p.dob[idx].astype(np.int64)),
+            "region": _pick(REGIONS, p.region[idx]),
+            "employment_status": _pick(EMPLOYMENT, p.employment[idx]),
             "annual_income": _money(p.income[idx]),
             "registered_at": _iso(p.reg_s[idx], off),
             "updated_at": _iso(upd, off),
@@ -353,58 +489,48 @@ class Generator:
         }))
         lat = np.flatnonzero(approved)
         if len(lat):
-            self._book_loans(d, lat, tbl, decided, amount * fx, rate, n_inst, stop_k, z, r)
+            self._book_loans(d, lat, cust, tbl, decided, amount * fx, rate, n_inst, stop_k, z, r)
         self._bureau_at_application(d, cust, applied, z, bureau_score, r)
         return tbl
 
-    def _book_loans(self, d, lat, tbl, decided, principal, rate, n_inst, stop_k, z, r) -> None:
+    def _book_loans(self, d, lat, cust, tbl, decided, principal, rate, n_inst, stop_k, z, r) -> None:
+        """Book approved loans: schedules (delivered on the booking day) and the payments that follow.
+
+        Vectorised over loans x instalments; only the per-payment draws stay in a loop, so the stream
+        is consumed in the same order as one loan, one instalment at a time.
+        """
         inst_days, horizon = self.cfg.installment_days, self.cfg.days
-        loan_ids = np.asarray(tbl["loan_id"].to_numpy(zero_copy_only=False))[lat]
-        sched_rows: list[tuple] = []
-        pay_rows: dict[int, list[tuple]] = defaultdict(list)
-        late_prob = np.clip(0.05 + 0.12 * z[lat], 0.0, 0.6)
-        for j, i in enumerate(lat):
-            k_n = int(n_inst[i])
-            m = rate[i] * inst_days / 365
-            amt = round(float(principal[i]) * (m / (1 - (1 + m) ** -k_n)) if m > 0 else principal[i] / k_n, 2)
-            book = int(decided[i])
-            for k in range(1, k_n + 1):
-                due = book + k * inst_days * DAY_S
-                sched_rows.append((f"S-{loan_ids[j]}-{k:03d}", loan_ids[j], "schedule", k,
-                                   str(np.datetime64(due, "s").astype("datetime64[D]")), amt, book))
-                if k >= stop_k[i]:
-                    continue  # defaulted: no more payments
-                delay = int(r.geometric(0.25)) if r.random() < late_prob[j] else 0
-                pay_at = due + delay * DAY_S + int(r.integers(8 * 3600, 20 * 3600)) - (due % DAY_S)
-                pd_ = (pay_at - self.start_s) // DAY_S
-                if pd_ < horizon:
-                    pay_rows[int(pd_)].append((f"P-{loan_ids[j]}-{k:04d}", loan_ids[j], "payment", k, None,
-                                               amt, pay_at))
-            self.active_loan_customers.add(int(tbl["customer_id"][int(i)].as_py()[1:]) - 1)
-            self.loans.append({"loan_id": loan_ids[j], "application_id": tbl["application_id"][int(i)].as_py(),
-                               "booked_at": book, "n_installments": k_n, "installment": amt,
-                               "stop_installment": int(stop_k[i]) if stop_k[i] < 10**6 else -1,
-                               "hazard": float(_sigmoid(-3.0 + 1.25 * z[i]) / (365 / inst_days))})
+        loan_ids = pa.array(tbl["loan_id"].to_numpy(zero_copy_only=False)[lat], pa.string())
+        k_n = n_inst[lat].astype(np.int64)
+        # the instalment per loan in numpy scalar arithmetic, as it always was: a vectorised power can
+        # differ in the last bit, and the amounts are written to the files
+        amt = np.array([round(float(principal[i]) * (m / (1 - (1 + m) ** -k)) if m > 0 else principal[i] / k, 2)
+                        for i, k, m in zip(lat.tolist(), k_n.tolist(), rate[lat] * inst_days / 365, strict=True)],
+                       np.float64)
+        book = decided[lat].astype(np.int64)
+        loan = np.repeat(np.arange(len(lat)), k_n)                      # one row per instalment
+        k = np.arange(len(loan)) - np.repeat(np.cumsum(k_n) - k_n, k_n) + 1
+        due = book[loan] + k * inst_days * DAY_S
+        paid = np.flatnonzero(k < stop_k[lat][loan])                     # defaulters stop paying
+        delay, jitter = _late_days_and_jitter(r, np.clip(0.05 + 0.12 * z[lat], 0.0, 0.6)[loan[paid]],
+                                              8 * 3600, 20 * 3600)
+        pay_at = due[paid] + delay * DAY_S + jitter - due[paid] % DAY_S
         # the schedule is delivered with the day the loan was booked: a decision after midnight lands the
         # next day (delivered with the application day, its rows would be known before they happened)
-        by_day: dict[int, list[tuple]] = defaultdict(list)
-        for row in sched_rows:
-            by_day[max(d, int((row[6] - self.start_s) // DAY_S))].append(row)
-        for bd in sorted(by_day):
-            if bd < horizon:
-                self.pending[bd]["repayments"].append(self._repay_table(by_day[bd]))
-        for pd_, rows in pay_rows.items():
-            self.pending[pd_]["repayments"].append(self._repay_table(rows))
-
-    @staticmethod
-    def _repay_table(rows: list[tuple]) -> pa.Table:
-        cols = list(zip(*rows, strict=True)) if rows else [[]] * 7
-        return pa.table({
-            "record_id": pa.array(cols[0], pa.string()), "loan_id": pa.array(cols[1], pa.string()),
-            "record_type": pa.array(cols[2], pa.string()), "installment_no": pa.array(cols[3], pa.int64()),
-            "due_date": pa.array(cols[4], pa.string()), "amount": pa.array(cols[5], pa.float64()),
-            "event_at": _iso(np.asarray(cols[6], np.int64), utc_z=True) if rows else pa.array([], pa.string()),
-        })
+        sched_day = np.maximum(d, (book - self.start_s) // DAY_S)[loan]
+        sched = _repay_table("S", loan_ids, loan, k, 3, _date(due // DAY_S), amt, book[loan])
+        pay = _repay_table("P", loan_ids, loan[paid], k[paid], 4, None, amt, pay_at)
+        pay_day = (pay_at - self.start_s) // DAY_S
+        for part, on_day in ((sched, sched_day), (pay, pay_day)):
+            for day in np.unique(on_day[on_day < horizon]).tolist():
+                self.pending[day]["repayments"].append(part.filter(pa.array(on_day == day)))
+        self.active_loan_customers.update(cust[lat].tolist())
+        self.loans.append(pa.table({
+            "loan_id": loan_ids, "application_id": tbl["application_id"].take(pa.array(lat)), "booked_at": book,
+            "n_installments": k_n, "installment": amt,
+            "stop_installment": np.where(stop_k[lat] < 10**6, stop_k[lat], -1).astype(np.int64),
+            "hazard": _sigmoid(-3.0 + 1.25 * z[lat]) / (365 / inst_days),
+        }))
 
     def _bureau_at_application(self, d, cust, applied, z, score, r) -> None:
         lag = r.integers(0, 4, len(cust))
@@ -418,9 +544,8 @@ class Generator:
         self._seen("national_id", cust)
         return pa.table({
             "report_id": _ids(f"B{kind}", np.arange(n) + d * 1_000_000 + 1, 9),
-            "national_id": self.pop.national_id[cust],
-            "as_of_date": pc.replace_substring(pa.array(np.datetime_as_string(
-                np.asarray(as_of_s).astype("datetime64[s]"), unit="D"), pa.string()), "-", ""),
+            "national_id": _take(self.pop.national_id, cust),
+            "as_of_date": _date(np.asarray(as_of_s) // DAY_S, b""),
             "bureau_score": pc.cast(pa.array(score.astype(np.int64)), pa.string()),
             "open_accounts": pc.cast(pa.array(r.poisson(3 + np.exp(0.3 * z))), pa.string()),
             "total_balance": _money(np.exp(r.normal(8.5 + 0.3 * z, 1.0))),
@@ -461,7 +586,6 @@ class Generator:
         device = np.where(new_dev & (ring < 0), r.integers(10**8, 10**9, n), device)
         n_merch = max(200, p.n // 20)
         merchant = np.where(r.random(n) < 0.8, (cust * 7919) % n_merch, r.integers(0, n_merch, n))
-        mcc = MCCS[merchant % len(MCCS)]
         # true fraud probability: latent risk + ring + the context of this very transaction
         logit = (-7.0 + cfg.fraud_level + 0.45 * z + 2.5 * (ring >= 0) + 1.4 * night + 1.0 * (chan == 1) + 1.5 * xborder
                  + 1.8 * new_dev + 0.4 * np.log1p(amount / p.spend[cust]))
@@ -471,33 +595,31 @@ class Generator:
                             np.where(xborder & (COUNTRIES[country] == "US"), 1, 0))
         fx = np.array([1.0, 0.92, 1.17])[currency]
         minor = np.maximum(1, np.round(amount / fx * 100)).astype(np.int64)
-        order = np.argsort(ts_ms, kind="stable")
+        # rows in time order: permute the numbers first, then format (cheaper than taking built strings)
+        o = _time_order(ts_ms)
         ids = np.arange(n) + d * 100_000_000 + 1
-        txn_ids = _ids("T", ids, 13)
         self._seen("card_number", cust)
+        txn_ids = _ids("T", ids[o], 13)
         tbl = pa.table({
             "txn_id": txn_ids,
-            "cust_no": pa.array(cust + 1, pa.int64()),
-            "card_number": p.card[cust],
-            "ts_ms": pa.array(ts_ms, pa.int64()),
-            "amount_minor": pa.array(minor, pa.int64()),
-            "currency": CURRENCIES[currency],
-            "merchant_id": _ids("M", merchant, 7),
-            "merchant_category": mcc,
-            "merchant_country": COUNTRIES[country],
-            "channel": TXN_CHANNELS[chan],
-            "device_id": pa.array(np.where(chan == 1, pc.binary_join_element_wise(
-                pa.scalar("D"), pc.cast(pa.array(device), pa.string()), "").to_numpy(zero_copy_only=False),
-                None), pa.string()),
-        }).take(pa.array(order))
-        truth = pa.table({"txn_id": txn_ids, "customer_id": _ids("C", cust + 1, 8),
-                          "ts": pa.array((ts_ms // 1000).astype("datetime64[s]")),
-                          "p_fraud": p_fraud, "is_fraud": is_fraud}).take(pa.array(order))
-        self._chargebacks(d, np.flatnonzero(is_fraud), np.flatnonzero(~is_fraud), txn_ids, ts_ms, minor,
-                          currency, r)
+            "cust_no": pa.array(cust[o] + 1, pa.int64()),
+            "card_number": _take(p.card, cust[o]),
+            "ts_ms": pa.array(ts_ms[o], pa.int64()),
+            "amount_minor": pa.array(minor[o], pa.int64()),
+            "currency": _pick(CURRENCIES, currency[o]),
+            "merchant_id": _ids("M", merchant[o], 7),
+            "merchant_category": _pick(MCCS, merchant[o] % len(MCCS)),
+            "merchant_country": _pick(COUNTRIES, country[o]),
+            "channel": _pick(TXN_CHANNELS, chan[o]),
+            "device_id": pc.if_else(pa.array(chan[o] == 1), _ids("D", device[o], 9), pa.scalar(None, pa.string())),
+        })
+        truth = pa.table({"txn_id": txn_ids, "customer_id": _ids("C", cust[o] + 1, 8),
+                          "ts": pa.array((ts_ms[o] // 1000).astype("datetime64[s]")),
+                          "p_fraud": p_fraud[o], "is_fraud": is_fraud[o]})
+        self._chargebacks(d, np.flatnonzero(is_fraud), np.flatnonzero(~is_fraud), ids, ts_ms, minor, currency, r)
         return tbl, truth
 
-    def _chargebacks(self, d, fraud_idx, clean_idx, txn_ids, ts_ms, minor, currency, r) -> None:
+    def _chargebacks(self, d, fraud_idx, clean_idx, ids, ts_ms, minor, currency, r) -> None:
         reported = fraud_idx[r.random(len(fraud_idx)) < 0.85]
         disputes = clean_idx[r.random(len(clean_idx)) < 0.0005]
         idx = np.concatenate([reported, disputes])
@@ -511,11 +633,11 @@ class Generator:
         land = (rep_s - self.start_s) // DAY_S
         tbl = pa.table({
             "chargeback_id": _ids("CB", idx + d * 100_000_000 + 1, 13),
-            "txn_id": txn_ids.take(pa.array(idx)),
+            "txn_id": _ids("T", ids[idx], 13),
             "reported_at": _iso(rep_s, utc_z=True),
             "reason_code": reason,
             "amount_minor": pa.array(minor[idx], pa.int64()),
-            "currency": CURRENCIES[currency[idx]],
+            "currency": _pick(CURRENCIES, currency[idx]),
         })
         for ld in np.unique(land):
             if ld < self.cfg.days:
@@ -540,19 +662,21 @@ class Generator:
         ctry = np.where(r.random(n) < 0.05 + 0.3 * (ring >= 0), r.integers(1, len(COUNTRIES), n), 0)
         lat = np.array([COUNTRY_LATLON[c][0] for c in COUNTRIES])[ctry] + r.normal(0, 1, n)
         lon = np.array([COUNTRY_LATLON[c][1] for c in COUNTRIES])[ctry] + r.normal(0, 1, n)
-        order = np.argsort(ts, kind="stable")
+        mask = r.random(n) < 0.02
+        o = _time_order(ts)  # rows in time order: permute the numbers, then format
         geo = pa.StructArray.from_arrays(
-            [pa.array(COUNTRIES[ctry]), pa.array(np.round(lat, 4)), pa.array(np.round(lon, 4))],
-            names=["country", "lat", "lon"], mask=pa.array(r.random(n) < 0.02))
+            [_pick(COUNTRIES, ctry[o]), pa.array(np.round(lat, 4)[o]), pa.array(np.round(lon, 4)[o])],
+            names=["country", "lat", "lon"], mask=pa.array(mask[o]))
+        ipn = ipn[o]
         return pa.table({
-            "event_id": _ids("E", np.arange(n) + d * 100_000_000 + 1, 13),
-            "customer_id": _ids("C", cust + 1, 8),
-            "ts": pa.array(ts, pa.int64()),
-            "event_type": np.array(["login_success", "login_failure", "password_reset", "new_device"])[kind],
-            "device_id": pc.binary_join_element_wise(pa.scalar("D"), pc.cast(pa.array(device), pa.string()), ""),
+            "event_id": _ids("E", o + d * 100_000_000 + 1, 13),
+            "customer_id": _ids("C", cust[o] + 1, 8),
+            "ts": pa.array(ts[o], pa.int64()),
+            "event_type": _pick(EVENT_TYPES, kind[o]),
+            "device_id": _ids("D", device[o], 9),
             "ip": _ip(ipn >> 16 & 255 | 64, ipn >> 8 & 255, ipn & 255, (ipn * 7) % 250 + 1),
             "geo": geo,
-        }).take(pa.array(order))
+        })
 
     # -- defects -------------------------------------------------------------------------------
     def inject(self, d: int, spec: SourceSpec, tbl: pa.Table, file: str) -> tuple[pa.Table, list[dict]]:
@@ -645,7 +769,7 @@ class Generator:
         lag = r.integers(1, 6, tbl.num_rows)
         for lg in np.unique(lag[late]):
             if d + lg < self.cfg.days:
-                part = tbl.filter(pa.array(late & (lag == lg)))
+                part = _take(tbl, np.flatnonzero(late & (lag == lg)))  # a few rows: take, don't filter all
                 part = part.append_column("_late_from", pa.array([d] * part.num_rows, pa.int32()))
                 self.pending[int(d + lg)][f"late:{spec.name}"].append(part)
         return tbl.filter(pa.array(~late))
@@ -665,10 +789,10 @@ class Generator:
             src_days = part["_late_from"].to_pylist()
             part = part.drop_columns(["_late_from"]).cast(tbl.schema)
             tbl = pa.concat_tables([tbl, part])
-            for k in range(part.num_rows):
+            for k, key in enumerate(part[spec.keys[0]].to_pylist()):
                 recs.append({"kind": "late_arriving", "source": spec.name, "landing_date": day.isoformat(),
                              "file": f"{spec.name}/dt={day.isoformat()}/{file}", "row": start_row + k + 1,
-                             "key": part[spec.keys[0]][k].as_py(), "column": None,
+                             "key": key, "column": None,
                              "event_date": (self.cfg.start + dt.timedelta(days=src_days[k])).isoformat()})
         header_rename = None
         if spec.name == "customers" and d == self.rename_day:
@@ -727,9 +851,9 @@ class Generator:
             defects[str(rec["kind"])] += 1
         summary = GenerationSummary(self.landing, self.gt, cfg.start, cfg.start + dt.timedelta(days=cfg.days - 1),
                                     dict(self.rows), self.files, dict(defects))
+        encode = json.JSONEncoder(sort_keys=True, default=_jsonable).encode  # one encoder, not one per record
         with open(self.landing / "_manifest" / "defects.jsonl", "w") as fh:
-            for rec in self.defect_log:
-                fh.write(json.dumps(rec, sort_keys=True, default=_jsonable) + "\n")
+            fh.writelines(encode(rec) + "\n" for rec in self.defect_log)
         params = dataclasses.asdict(cfg)
         params["start"] = cfg.start.isoformat()
         (self.landing / "_manifest" / "generation.json").write_text(
@@ -744,22 +868,24 @@ class Generator:
                             "ring_id": p.ring[: p.n]}), self.gt / "customers.parquet")
         if self.apps_truth:
             _pq_write(pa.concat_tables(self.apps_truth), self.gt / "applications.parquet")
-        loans = {k: [ln[k] for ln in self.loans] for k in
-                 ("loan_id", "application_id", "booked_at", "n_installments", "installment", "stop_installment",
-                  "hazard")}
-        lt = pa.table(loans) if self.loans else pa.table({k: pa.array([], pa.string()) for k in loans})
         if self.loans:
-            lt = lt.set_column(2, "booked_at", pa.array(np.asarray(loans["booked_at"]).astype("datetime64[s]")))
+            lt = pa.concat_tables(self.loans)
+            lt = lt.set_column(2, "booked_at", pa.array(lt["booked_at"].to_numpy().astype("datetime64[s]")))
             lt = lt.append_column("installment_days", pa.array([self.cfg.installment_days] * lt.num_rows))
+        else:
+            lt = pa.table({k: pa.array([], pa.string()) for k in
+                           ("loan_id", "application_id", "booked_at", "n_installments", "installment",
+                            "stop_installment", "hazard")})
         _pq_write(lt, self.gt / "loans.parquet")
         values = {"national_id": p.national_id, "phone": p.phone, "full_name": p.name, "card_number": p.card}
         cols, vals = [], []
         for col in sorted(values):
-            seen = np.flatnonzero(self.pii_idx[col])
-            found = values[col][seen].tolist() + (self.old_phones if col == "phone" else [])
-            cols += [col] * len(found)
-            vals += found
-        _pq_write(pa.table({"column": cols, "value": vals}),
+            found = _take(values[col], np.flatnonzero(self.pii_idx[col]))
+            if col == "phone":
+                found = pa.concat_arrays([found, pa.array(self.old_phones, pa.string())])
+            cols.append(pa.repeat(pa.scalar(col), len(found)))
+            vals.append(found)
+        _pq_write(pa.table({"column": pa.concat_arrays(cols), "value": pa.concat_arrays(vals)}),
                   self.gt / "pii_values.parquet")
 
 
@@ -811,7 +937,6 @@ def generate(
     chargeback_lag_days: tuple[int, int] = (7, 60),
 ) -> GenerationSummary:
     """Generate ``days`` landing partitions from ``start`` for ``customers`` customers (see module doc)."""
-    from riskpipe.errors import ConfigError
     from riskpipe.settings import get_settings
 
     if customers < 10 or days < 1:
