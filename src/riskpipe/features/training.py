@@ -68,7 +68,11 @@ def load_entities(entities: pd.DataFrame | str | Path, settings: Settings) -> tu
         root = settings.features / name
         files = sorted(root.glob(f"{PARTITION_KEY}=*/{DATA_FILE}"))
         df = read_table(root)
+        # indeterminates (labels.yml exclusions: label null) are never trained on
+        indeterminate = df["label_status"].eq("indeterminate") if "label_status" in df else pd.Series(False, df.index)
+        df = df[~indeterminate].reset_index(drop=True)
         return df, {"kind": "label_table", "name": name, "path": str(root),
+                    "excluded_indeterminate": int(indeterminate.sum()),
                     "files": [{"file": str(f.relative_to(root)), "bytes": f.stat().st_size, "sha256": _sha256(f)}
                               for f in files]}
     path = Path(name)
