@@ -1,0 +1,172 @@
+"""Outcomes: served decisions joined to matured labels, realised performance, served-vs-offline skew.
+
+Decision logs are written with the serving code's own writer (:class:`riskpipe.models.decisions.DecisionLog`)
+from hand-made records; label partitions in the label tables' layout. The skew test uses the synthetic
+feature tables of the feature-store tests behind the embedded Feast store (no Spark).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskpipe.models.decisions import DecisionLog, to_json
+from riskpipe.monitoring import load_monitor_settings
+from riskpipe.monitoring import outcomes as O
+from riskpipe.settings import load_settings
+
+DAY = dt.date(2026, 2, 3)
+AT = dt.datetime(2026, 2, 3, 10, 0, tzinfo=dt.UTC)
+
+
+def decision(i: int, endpoint: str, request: dict, *, role: str = "champion", version: str = "1",
+             p: float = 0.1, band: str = "approve", features: dict | None = None,
+             at: dt.datetime = AT) -> dict:
+    return {"decision_id": f"{at:%Y%m%d}-{i:032x}", "decided_at": at + dt.timedelta(seconds=i), "role": role,
+            "shadow_of": None, "endpoint": endpoint, "model_name": endpoint, "model_version": version,
+            "model_run_id": "r", "feature_service": f"{endpoint}_v1", "request_id": None,
+            "request": to_json(request), "features": to_json(features or request), "features_missing": [],
+            "probability": p, "score": 600 - 100 * p, "band": band, "reason_codes": [], "latency_ms": 1.0}
+
+
+def write_decisions(root, records: list[dict]) -> None:
+    log = DecisionLog(root, flush_seconds=3600)
+    for r in records:
+        log.append(r)
+    log.close()
+    assert log.written == len(records) and log.dropped == 0
+
+
+def write_labels(settings, table: str, rows: list[dict]) -> None:
+    df = pd.DataFrame(rows)
+    df["feature_ts"] = pd.to_datetime(df["feature_ts"])
+    df["label_known_at"] = pd.to_datetime(df["label_known_at"], utc=True)
+    for day, part in df.groupby(df["feature_ts"].dt.date):
+        path = settings.features / table / f"dt={day.isoformat()}" / "data.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part.reset_index(drop=True).to_parquet(path, index=False)
+
+
+@pytest.fixture
+def s(riskpipe_env):
+    return load_settings()
+
+
+def test_join_keeps_every_champion_decision_and_is_idempotent(s) -> None:
+    app = lambda a: {"application_id": a, "customer_id": "c1", "requested_amount": 100.0}  # noqa: E731
+    write_decisions(s.decisions, [
+        decision(1, "credit_pd", app("a-1"), p=0.7, band="decline"),
+        decision(2, "credit_pd", app("a-2"), p=0.05),
+        decision(3, "credit_pd", app("a-3")),  # no label row yet
+        decision(4, "credit_pd", app("a-4")),  # label known only after as_of
+        decision(5, "credit_pd", {"customer_id": "c1", "requested_amount": 5.0}),  # no application id
+        decision(6, "credit_pd", app("a-1"), role="shadow", version="2"),
+    ])
+    known = "2026-03-01T00:00:00Z"
+    write_labels(s, "label_credit_pd", [
+        {"application_id": "a-1", "customer_id": "c1", "feature_ts": "2026-02-03 09:59", "label": 1,
+         "label_known_at": known},
+        {"application_id": "a-2", "customer_id": "c1", "feature_ts": "2026-02-03 09:58", "label": 0,
+         "label_known_at": known},
+        {"application_id": "a-4", "customer_id": "c1", "feature_ts": "2026-02-02 09:00", "label": 1,
+         "label_known_at": "2026-05-01T00:00:00Z"},
+        {"application_id": "a-9", "customer_id": "c9", "feature_ts": "2026-02-02 09:00", "label": 0,
+         "label_known_at": known},
+    ])
+    as_of = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+    r = O.join_outcomes(DAY, "credit_pd", s, as_of=as_of)
+    assert (r.rows, r.matured, r.pending, r.no_key) == (5, 2, 2, 1)
+    assert r.path == s.lake / "outcomes" / "model=credit_pd" / "dt=2026-02-03" / "data.parquet"
+    out = pd.read_parquet(r.path).set_index("decision_id")
+    assert list(out.index) == sorted(out.index) and (out["model_version"] == "1").all()  # no shadow row
+    by_entity = out.set_index("entity_id", drop=False)
+    assert by_entity.loc["a-1", "label"] == 1 and by_entity.loc["a-1", "status"] == "matured"
+    assert by_entity.loc["a-1", "probability"] == 0.7 and by_entity.loc["a-1", "band"] == "decline"
+    assert by_entity.loc["a-2", "label"] == 0
+    assert by_entity.loc["a-1", "label_known_at"] == pd.Timestamp(known)
+    assert set(by_entity.loc[["a-3", "a-4"], "status"]) == {"pending"}
+    assert by_entity.loc[["a-3", "a-4"], "label"].isna().all()
+    assert out["entity_id"].isna().sum() == 1 and (out.loc[out["entity_id"].isna(), "status"] == "no_key").all()
+    first = r.path.read_bytes()
+    again = O.join_outcomes(DAY, "credit_pd", s, as_of=as_of)
+    assert again.path.read_bytes() == first
+    assert [p.name for p in r.path.parent.iterdir()] == ["data.parquet"]  # nothing left behind
+    # later, a-4's label is known: joined on the next run
+    assert O.join_outcomes(DAY, "credit_pd", s).matured == 3
+
+    with pytest.raises(O.OutcomesError, match="no champion decisions of 'credit_pd' on 2026-02-04"):
+        O.join_outcomes(DAY + dt.timedelta(days=1), "credit_pd", s)
+    write_labels(s, "label_credit_pd", [  # the same application labelled twice: refused, not guessed
+        {"application_id": "a-1", "customer_id": "c1", "feature_ts": "2026-02-05 09:00", "label": 0,
+         "label_known_at": known}])
+    with pytest.raises(O.OutcomesError, match="label_credit_pd: 2 label rows share .*'a-1'"):
+        O.join_outcomes(DAY, "credit_pd", s)
+
+
+def test_daily_labels_join_on_the_decision_day(s) -> None:
+    write_decisions(s.decisions, [decision(1, "early_warning", {"loan_id": "l1", "customer_id": "c1"})])
+    write_labels(s, "label_early_warning", [
+        {"loan_id": "l1", "customer_id": "c1", "feature_ts": f"2026-02-0{d}", "label": int(d == 3),
+         "label_known_at": "2026-03-10T00:00:00Z"} for d in (2, 3, 4)])
+    r = O.join_outcomes(DAY, "early_warning", s)
+    row = pd.read_parquet(r.path).iloc[0]
+    assert r.matured == 1 and row["label"] == 1 and row["label_feature_ts"] == pd.Timestamp("2026-02-03", tz="UTC")
+
+
+def outcomes_frame(n: int = 600, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.01, 0.6, n)
+    y = (rng.random(n) < p).astype(int)
+    status = np.where(rng.random(n) < 0.1, "pending", "matured")
+    return pd.DataFrame({"model_name": "credit_pd", "model_version": np.where(np.arange(n) % 3 == 0, "2", "1"),
+                         "probability": p, "band": np.where(p < 0.2, "approve", np.where(p < 0.4, "refer", "decline")),
+                         "status": status, "label": pd.array(np.where(status == "matured", y, None), dtype="Int64")})
+
+
+def test_realised_performance_equals_sklearn() -> None:
+    from scipy.stats import ks_2samp
+    from sklearn.metrics import roc_auc_score
+
+    out = outcomes_frame()
+    perf = O.realised_performance(out).set_index("model_version")
+    for v in ("1", "2"):
+        g = out[(out["model_version"] == v) & (out["status"] == "matured")]
+        y, p = g["label"].astype(int).to_numpy(), g["probability"].to_numpy()
+        r = perf.loc[v]
+        assert r["matured"] == len(g) and r["decisions"] == (out["model_version"] == v).sum()
+        assert r["auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+        assert r["gini"] == pytest.approx(2 * roc_auc_score(y, p) - 1, abs=1e-12)
+        assert r["ks"] == pytest.approx(ks_2samp(p[y == 1], p[y == 0]).statistic, abs=1e-12)
+        assert r["bad_rate"] == pytest.approx(y.mean())
+    cal = O.calibration_by_grade(out, bins=10)
+    one = cal[(cal["model_version"] == "1")]
+    grades, bands = one[one["grading"] == "score_grade"], one[one["grading"] == "band"].set_index("grade")
+    g1 = out[(out["model_version"] == "1") & (out["status"] == "matured")]
+    assert len(grades) == 10 and grades["rows"].sum() == len(g1)
+    assert list(grades["mean_predicted"]) == sorted(grades["mean_predicted"])  # grade 1 = lowest risk
+    for band, g in g1.groupby("band"):
+        assert bands.loc[band, "rows"] == len(g)
+        assert bands.loc[band, "observed"] == pytest.approx(g["label"].astype(float).mean())
+        assert bands.loc[band, "gap"] == pytest.approx(abs(g["probability"].mean() - g["label"].astype(float).mean()))
+    by_band = O.bad_rate_by_band(out)
+    assert by_band["rows"].sum() == (out["status"] == "matured").sum()
+
+
+def test_thresholds_from_configuration_raise_alerts(monkeypatch) -> None:
+    out = outcomes_frame(20_000)  # >= 1,000 rows per grade: sampling noise well under the 0.05 gap
+    perf, calib = O.realised_performance(out), O.calibration_by_grade(out)
+    ms = load_monitor_settings()
+    no_skew = pd.DataFrame(columns=[c for c in O.SKEW_COLUMNS if c != "decision_day"])
+    assert O.outcome_alerts(DAY, perf, calib, no_skew, ms).empty  # a well calibrated, informative model
+    monkeypatch.setenv("RISKPIPE_MONITOR_MIN_KS", "0.9")
+    strict = load_monitor_settings()
+    a = O.outcome_alerts(DAY, perf, calib, no_skew, strict)
+    assert sorted(a["subject"]) == ["credit_pd v1", "credit_pd v2"] and set(a["metric"]) == {"ks"}
+    assert (a["threshold"] == 0.9).all() and (a["value"] < 0.9).all()
+    shifted = out.assign(probability=out["probability"] + 0.3)  # over-predicts by 0.3 everywhere
+    a = O.outcome_alerts(DAY, perf, O.calibration_by_grade(shifted), no_skew, ms)
+    assert (a["kind"] == "calibration").sum() > 0 and (a["value"] > ms.max_calibration_gap).all()
