@@ -8,7 +8,6 @@ feature tables of the feature-store tests behind the embedded Feast store (no Sp
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import numpy as np
 import pandas as pd
@@ -170,3 +169,35 @@ def test_thresholds_from_configuration_raise_alerts(monkeypatch) -> None:
     shifted = out.assign(probability=out["probability"] + 0.3)  # over-predicts by 0.3 everywhere
     a = O.outcome_alerts(DAY, perf, O.calibration_by_grade(shifted), no_skew, ms)
     assert (a["kind"] == "calibration").sum() > 0 and (a["value"] > ms.max_calibration_gap).all()
+
+
+def test_skew_is_zero_on_served_equal_offline_and_finds_an_injected_mismatch(tmp_path) -> None:
+    from riskpipe.features.store import get_store
+    from riskpipe.features.training import build_training_set
+    from tests.features import synth
+    from tests.features.conftest import embedded_settings
+
+    s = embedded_settings(tmp_path / "data")
+    synth.write_all(s.features)
+    store = get_store(s, apply=True)
+    at = pd.Timestamp(synth.ts(synth.DAYS[3], 12), tz="UTC")
+    ents = pd.DataFrame({"customer_id": synth.CUSTOMERS, "requested_amount": [100.0, 250.0, 40.0, 900.0],
+                         "event_timestamp": at})
+    offline = build_training_set("credit_pd_v1", ents, settings=s, store=store).frame
+    served = [row.drop("event_timestamp").to_dict() for _, row in offline.iterrows()]  # what serving logs
+    served[2] = {**served[2], "bureau_score": served[2]["bureau_score"] + 7}  # the online store was off for c3
+    write_decisions(s.decisions, [
+        decision(i, "credit_pd", {"application_id": f"a-{i}", "customer_id": f["customer_id"],
+                                  "requested_amount": f["requested_amount"]}, features=f, at=at.to_pydatetime())
+        for i, f in enumerate(served)])
+    # decided_at is `at` + i seconds: still after D3's rows, before D4's, so offline = served
+    r = O.join_outcomes(synth.DAYS[3], "credit_pd", s, skew=True, store=store)
+    skew = pd.read_parquet(r.skew_path).set_index("feature")
+    assert skew.loc["bureau_score", "mismatches"] == 1 and skew.loc["bureau_score", "rows_compared"] == 4
+    assert skew.loc["bureau_score", "mismatch_share"] == 0.25 and skew.loc["bureau_score", "max_abs_diff"] == 7
+    assert skew.loc["bureau_score", "status"] == "alert"
+    others = skew.drop(index="bureau_score")
+    assert len(others) >= 5 and (others["mismatches"] == 0).all() and (others["status"] == "ok").all()
+    assert {"requested_to_income", "region"} <= set(others.index)  # on-demand and string features compared
+    alerts = O.outcome_facts(synth.DAYS[3], s).alerts
+    assert list(alerts.loc[alerts["kind"] == "feature_skew", "subject"]) == ["credit_pd.bureau_score"]
