@@ -8,6 +8,7 @@ feature tables of the feature-store tests behind the embedded Feast store (no Sp
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -114,6 +115,19 @@ def test_daily_labels_join_on_the_decision_day(s) -> None:
     r = O.join_outcomes(DAY, "early_warning", s)
     row = pd.read_parquet(r.path).iloc[0]
     assert r.matured == 1 and row["label"] == 1 and row["label_feature_ts"] == pd.Timestamp("2026-02-03", tz="UTC")
+
+    from typer.testing import CliRunner
+
+    from riskpipe.cli import app
+
+    res = CliRunner().invoke(app, ["outcomes", "--date", "2026-02-03", "--no-skew", "--json"])
+    assert res.exit_code == 0, res.output
+    assert [(o["model"], o["matured"], o["pending"]) for o in json.loads(res.output[res.output.index("["):])] == [
+        ("early_warning", 1, 0)]
+    early = CliRunner().invoke(app, ["outcomes", "--date", "2026-02-03", "--as-of", "2026-03-08", "--no-skew"])
+    assert early.exit_code == 0 and "0 matured, 1 pending" in early.output
+    none = CliRunner().invoke(app, ["outcomes", "--date", "2026-02-09"])
+    assert none.exit_code != 0 and "no decisions logged on 2026-02-09" in none.output
 
 
 def outcomes_frame(n: int = 600, seed: int = 1) -> pd.DataFrame:

@@ -69,6 +69,10 @@ class OutcomesError(RiskpipeError):
     """Decisions or labels cannot be joined (none logged, unknown endpoint, ambiguous labels)."""
 
 
+class NoDecisions(OutcomesError):
+    """No champion decision of the model on that day."""
+
+
 @dataclasses.dataclass
 class OutcomeResult:
     model: str
@@ -116,7 +120,7 @@ def champion_decisions(settings: Settings, model: str, day: dt.date) -> pd.DataF
     df = read_decisions(settings.decisions, model=model, day=day)
     df = df[df["role"] == "champion"] if len(df) else df
     if df.empty:
-        raise OutcomesError(f"no champion decisions of {model!r} on {day} under "
+        raise NoDecisions(f"no champion decisions of {model!r} on {day} under "
                             f"{settings.decisions / f'model={model}' / f'dt={day.isoformat()}'}")
     return df.drop(columns=[c for c in ("model", "dt") if c in df.columns]).reset_index(drop=True)
 
@@ -232,6 +236,32 @@ def join_outcomes(day: dt.date | str, model: str, settings: Settings | None = No
         res.skew_path = partition_dir(s, model, day) / SKEW_FILE
         _publish(_arrow(res.skew.assign(decision_day=day), SKEW_COLUMNS), res.skew_path)
     return res
+
+
+def end_of(day: dt.date) -> dt.datetime:
+    """The first instant after ``day`` (UTC): labels known "by D" are known before it."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+
+def refresh_outcomes(day: dt.date | str, settings: Settings | None = None, *, models: list[str] | None = None,
+                     store: Any = None, ms: MonitorSettings | None = None) -> list[OutcomeResult]:
+    """What the monitoring DAG runs for date ``D``: re-join every decision day up to ``D`` with the labels
+    known by the end of ``D`` (pending outcomes mature as their labels arrive; the result depends only
+    on the lake and ``D``) and compare ``D``'s served features with the offline values."""
+    from riskpipe.settings import get_settings
+
+    s = settings or get_settings()
+    day = M._day(day)
+    out = []
+    for model in models or logged_models(s):
+        for d in decision_days(s, model):
+            if d > day:
+                continue
+            try:
+                out.append(join_outcomes(d, model, s, as_of=end_of(day), skew=d == day, store=store, ms=ms))
+            except NoDecisions:  # only shadow decisions that day
+                log.info("outcomes %s %s: no champion decisions", model, d)
+    return out
 
 
 def read_outcomes(settings: Settings, until: dt.date | None = None, model: str | None = None,
