@@ -215,3 +215,96 @@ def test_skew_is_zero_on_served_equal_offline_and_finds_an_injected_mismatch(tmp
     assert {"requested_to_income", "region"} <= set(others.index)  # on-demand and string features compared
     alerts = O.outcome_facts(synth.DAYS[3], s).alerts
     assert list(alerts.loc[alerts["kind"] == "feature_skew", "subject"]) == ["credit_pd.bureau_score"]
+
+
+# ---- vintage and segment monitoring, the report ----------------------------------------------------------
+SEG_DAY = dt.date(2026, 3, 10)
+REF = (SEG_DAY - dt.timedelta(days=3), SEG_DAY - dt.timedelta(days=1))
+
+
+def segment_world(s, n: int = 400) -> None:
+    """customer_credit_daily over REF and SEG_DAY (south's bureau_score shifts on SEG_DAY) and credit_pd
+    decisions on REF's last day and SEG_DAY (north's served probabilities shift on SEG_DAY)."""
+    from tests.monitoring.test_metrics import write_table
+
+    rng = np.random.default_rng(3)
+    region = np.array(["north", "south"] * (n // 2))
+    for k in range(3, -1, -1):
+        day = SEG_DAY - dt.timedelta(days=k)
+        score = rng.normal(600, 50, n) + np.where((region == "south") & (k == 0), 80, 0)
+        write_table(s, "customer_credit_daily", day, {"region": region, "bureau_score": score.astype(int)}, n)
+    records = []
+    for k in (1, 0):
+        at = dt.datetime.combine(SEG_DAY - dt.timedelta(days=k), dt.time(9), tzinfo=dt.UTC)
+        true_p = rng.uniform(0.01, 0.5, n)
+        p = true_p + np.where((region == "north") & (k == 0), 0.4, 0)  # served PDs too high, defaults not
+        y = (rng.random(n) < true_p).astype(int)
+        band = np.where(p < 0.3, "approve", np.where(p < 0.6, "refer", "decline"))
+        records += [decision(1000 * k + i, "credit_pd", {"application_id": f"a{k}-{i}", "customer_id": f"c{i}",
+                                                          "requested_amount": 10.0}, p=float(p[i]), at=at,
+                             band=str(band[i]),
+                             features={"customer_id": f"c{i}", "region": str(region[i])}) for i in range(n)]
+        if k == 0:  # the outcomes of SEG_DAY's decisions, all known
+            write_labels(s, "label_credit_pd", [
+                {"application_id": f"a0-{i}", "customer_id": f"c{i}", "feature_ts": str(at)[:19], "label": int(y[i]),
+                 "label_known_at": "2026-03-11T00:00:00Z"} for i in range(n)])
+    write_decisions(s.decisions, records)
+
+
+def test_segment_psi_csi_and_vintage_thresholds(s, monkeypatch) -> None:
+    from riskpipe.monitoring import metrics as M
+
+    segment_world(s)
+    ms = load_monitor_settings()
+    seg = M.segment_drift(SEG_DAY, s, ms, REF)
+    status = {(r.kind, r.subject, r.segment): r.status for r in seg.itertuples()}
+    assert status[("feature_csi", "customer_credit_daily.bureau_score", "south")] == "alert"
+    assert status[("feature_csi", "customer_credit_daily.bureau_score", "north")] == "ok"
+    assert status[("score_psi", "credit_pd", "north")] == "alert" and status[("score_psi", "credit_pd", "south")] == "ok"
+    assert sorted(k for k, v in status.items() if v == "alert") == [
+        ("feature_csi", "customer_credit_daily.bureau_score", "south"), ("score_psi", "credit_pd", "north")]
+    alerts = M.day_tables(SEG_DAY, s, ms, REF).alerts
+    seg_alerts = alerts[alerts["kind"] == "segment_drift"]
+    assert sorted(seg_alerts["subject"]) == ["credit_pd[region=north]", "customer_credit_daily.bureau_score[region=south]"]
+    assert (seg_alerts["threshold"] == ms.max_segment_psi).all()
+    monkeypatch.setenv("RISKPIPE_MONITOR_MAX_SEGMENT_PSI", "50")  # a threshold nothing reaches
+    assert (M.segment_drift(SEG_DAY, s, load_monitor_settings(), REF)["status"] != "alert").all()
+
+    # vintage: scores of two months, the newer one half labelled yet
+    lab = pd.DataFrame({"txn_id": [f"t{i}" for i in range(6)], "customer_id": "c",
+                        "feature_ts": pd.to_datetime(["2026-01-05"] * 4 + ["2026-02-03"] * 2),
+                        "label": [0, 1, 0, 1, 0, 1]})
+    scores = pd.DataFrame({"txn_id": [f"t{i}" for i in range(8)], "probability": [0.1, 0.9, 0.2, 0.8, 0.7, 0.3, 0.5, 0.5],
+                           "feature_ts": pd.to_datetime(["2026-01-05"] * 4 + ["2026-02-03"] * 4)})
+    v = M.vintage_performance(scores, {"label_fraud": lab}).set_index("vintage")
+    assert v.loc["2026-01", ["rows", "labelled", "maturity_share", "gini"]].tolist() == [4, 4, 1.0, 1.0]
+    assert v.loc["2026-02", ["rows", "labelled", "maturity_share", "gini"]].tolist() == [4, 2, 0.5, -1.0]
+    low = O.discrimination_alerts(SEG_DAY, v.reset_index(), load_monitor_settings(min_rows=2), "vintage_performance",
+                                  lambda r: f"{r['label_table']} {r['vintage']}", "labelled")
+    assert sorted((a["subject"], a["metric"]) for a in low) == [("label_fraud 2026-02", "gini"),
+                                                               ("label_fraud 2026-02", "ks")]
+
+
+def test_report_outcomes_section_renders(s, tmp_path) -> None:
+    from riskpipe.monitoring.report import build_report
+    from tests.monitoring.cdp import headless_chromium
+
+    segment_world(s)
+    r = O.join_outcomes(SEG_DAY, "credit_pd", s)
+    assert r.matured == 400
+    out = tmp_path / "report.html"
+    res = build_report(SEG_DAY, s, out=out, reference=REF)
+    assert res.sections["outcomes"]
+    assert {"segment_drift", "calibration"} <= {a["kind"] for a in res.alerts}
+    decline = [a for a in res.alerts if a["subject"] == "credit_pd v1 band decline"]  # only north's raised PDs
+    assert len(decline) == 1 and decline[0]["value"] > 0.3
+    with headless_chromium() as open_page:
+        page = open_page(out.as_uri())
+        assert page.errors() == []
+        imgs = page.evaluate("[...document.querySelectorAll('#outcomes img')].map(i => [i.complete, i.naturalWidth])")
+        assert len(imgs) == 2 and all(done and w > 0 for done, w in imgs), imgs
+        heads = page.evaluate("[...document.querySelectorAll('#outcomes h3')].map(h => h.textContent)")
+        assert heads == ["Realised performance", "Bad rate by band", "Calibration by grade",
+                         "Served vs offline features", "PSI / CSI by region"]
+        text = page.evaluate("document.querySelector('#outcomes').innerText")
+        assert "credit_pd" in text and "score_psi" in text and "feature_csi" in text

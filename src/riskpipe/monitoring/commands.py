@@ -75,11 +75,11 @@ def register(app: typer.Typer) -> None:
                 raise ConfigError("--reference-start must not be after --reference-end")
         ms = load_monitor_settings(**({"reference_days": reference_days} if reference_days else {}))
         with progress() as bar:
-            task = bar.add_task(f"report {day}", total=6 + len(SECTIONS))
+            task = bar.add_task(f"report {day}", total=7 + len(SECTIONS))
             res = build_report(day, get_settings(), ms, out=out, scores=scores, model_name=model_name,
                                reference=reference, write_tables=not no_tables,
                                on_step=lambda name: bar.update(task, description=f"report {day}: {name}", advance=1))
-            bar.update(task, completed=6 + len(SECTIONS))
+            bar.update(task, completed=7 + len(SECTIONS))
         summary = {"report": str(res.path), "tables": {k: str(v) for k, v in res.tables.items()},
                    "alerts": len(res.alerts), "sections_without_data": [k for k, v in res.sections.items() if not v]}
         if as_json:
