@@ -116,6 +116,11 @@ def test_daily_labels_join_on_the_decision_day(s) -> None:
     row = pd.read_parquet(r.path).iloc[0]
     assert r.matured == 1 and row["label"] == 1 and row["label_feature_ts"] == pd.Timestamp("2026-02-03", tz="UTC")
 
+    # what the monitoring DAG runs for a later date: decision days re-joined with the labels known by then
+    before, after = O.refresh_outcomes("2026-03-08", s), O.refresh_outcomes("2026-03-09", s)
+    assert [(x.day, x.matured, x.pending, x.skew) for x in before] == [(DAY, 0, 1, None)]
+    assert [(x.day, x.matured, x.pending) for x in after] == [(DAY, 1, 0)]
+
     from typer.testing import CliRunner
 
     from riskpipe.cli import app

@@ -123,6 +123,24 @@ def score_population(ds: str) -> dict[str, Any]:
     return {"day": day.isoformat(), "scored": scored, "skipped": skipped}
 
 
+def join_outcomes(ds: str) -> dict[str, Any]:
+    """Outcomes of the feature date the run's day completed (``riskpipe outcomes``): every decision day up
+    to it re-joined with the labels known by its end, its own decisions' served features compared with
+    Feast offline; realised KS/Gini, calibration and skew breaches become alert records."""
+    from riskpipe.monitoring.outcomes import outcome_facts, refresh_outcomes
+    from riskpipe.orchestration.daily import feature_date
+    from riskpipe.settings import get_settings
+
+    day = feature_date(ds)
+    results = refresh_outcomes(day)
+    alerts = outcome_facts(day, get_settings()).alerts.to_dict("records") if results else []
+    for a in alerts:
+        raise_alert(a["kind"], a["message"], severity=a["severity"], day=day, layer="outcomes",
+                    dataset=a["subject"].split(" ", 1)[0].split(".", 1)[0], subject=a["subject"],
+                    metric=a["metric"], value=a["value"], threshold=a["threshold"])
+    return {"day": day.isoformat(), "partitions": [r.summary() for r in results], "alerts": len(alerts)}
+
+
 def report(ds: str) -> dict[str, Any]:
     """The HTML risk report and Parquet tables of the feature date the run's day completed
     (``riskpipe report --date <that date>`` does the same)."""
