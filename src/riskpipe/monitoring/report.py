@@ -274,7 +274,9 @@ def sec_vintage(x: ReportInputs) -> tuple[str, bool]:
     fig, ax = plt.subplots(figsize=(8, 3.4))
     ax.plot(v["vintage"], v["auc"], marker="o", label="AUC")
     ax.plot(v["vintage"], v["ks"], marker="s", label="KS")
-    ax.set(title=f"performance by application month ({v['label_table'].iloc[0]})", ylim=(0, 1))
+    ax.plot(v["vintage"], v["gini"], marker="^", label="Gini")
+    ax.set(title=f"performance by application month ({v['label_table'].iloc[0]})",
+           ylim=(min(0.0, float(np.nanmin(v["gini"].astype(float).to_numpy(), initial=0.0))), 1))
     ax.legend()
     return png(fig) + html_table(v), True
 
