@@ -272,6 +272,8 @@ def test_segment_psi_csi_and_vintage_thresholds(s, monkeypatch) -> None:
     seg_alerts = alerts[alerts["kind"] == "segment_drift"]
     assert sorted(seg_alerts["subject"]) == ["credit_pd[region=north]", "customer_credit_daily.bureau_score[region=south]"]
     assert (seg_alerts["threshold"] == ms.max_segment_psi).all()
+    assert sorted(a["subject"] for a in M.drift_alerts(SEG_DAY, s, ms, REF) if a["kind"] == "segment_drift") == sorted(
+        seg_alerts["subject"])  # what the monitoring DAG records
     monkeypatch.setenv("RISKPIPE_MONITOR_MAX_SEGMENT_PSI", "50")  # a threshold nothing reaches
     assert (M.segment_drift(SEG_DAY, s, load_monitor_settings(), REF)["status"] != "alert").all()
 

@@ -427,8 +427,9 @@ def drift_alerts(date: dt.date | str, settings: Settings | None = None, ms: Moni
                  reference: tuple[dt.date, dt.date] | None = None) -> list[dict[str, Any]]:
     """The threshold breaches for ``date``: feature PSI (against ``reference``, else the training window
     of ``reference_model``, else the ``reference_days`` before ``date``) >= ``psi_warn`` (``warning``) or
-    >= ``psi_alert`` (``critical``), batch-score PSI of every scored model (:func:`score_drift`) and stale
-    feature tables / silver sources (``freshness_hours``).
+    >= ``psi_alert`` (``critical``), batch-score PSI of every scored model (:func:`score_drift`), score PSI
+    and feature CSI by segment above ``max_segment_psi`` (:func:`segment_drift`) and stale feature tables /
+    silver sources (``freshness_hours``).
 
     One dict per breach (kind, severity, subject, metric, value, threshold, message); for the
     monitoring DAG to turn into alerts (:func:`riskpipe.orchestration.alerts.raise_alert`).
@@ -440,7 +441,8 @@ def drift_alerts(date: dt.date | str, settings: Settings | None = None, ms: Moni
     day = _day(date)
     if reference is None and ms.reference_model:
         reference = training_window(ms.reference_model, s)
-    frame = alerts_from(day, feature_drift(day, s, ms, reference), freshness(day, s, ms), ms, score_drift(day, s, ms))
+    frame = alerts_from(day, feature_drift(day, s, ms, reference), freshness(day, s, ms), ms, score_drift(day, s, ms),
+                        segment_drift(day, s, ms, reference))
     return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
             for r in frame.to_dict("records")]
 

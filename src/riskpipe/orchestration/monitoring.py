@@ -76,8 +76,8 @@ def check_freshness(ds: str, layer: str) -> dict[str, Any]:
 
 
 def check_drift(ds: str) -> dict[str, Any]:
-    """Feature drift (PSI against the reference window), batch-score drift of every scored model and
-    feature/silver freshness of the feature date the run's landing day completed (what risk_daily published).
+    """Feature drift (PSI against the reference window), batch-score drift of every scored model, score
+    PSI / feature CSI by segment and feature/silver freshness of the feature date the run's landing day completed (what risk_daily published).
 
     Every breach of the ``RISKPIPE_MONITOR_*`` thresholds becomes an alert record; the XCom counts them.
     """
@@ -92,6 +92,9 @@ def check_drift(ds: str) -> dict[str, Any]:
             fields["layer"], fields["dataset"] = b["subject"].split("/", 1)
         elif b["kind"] == "score_drift":  # "scores.<model>"
             fields["layer"], fields["dataset"] = "scores", b["subject"].split(".", 1)[1]
+        elif b["kind"] == "segment_drift":  # "<model>[<column>=<value>]" or "<table>.<feature>[...]"
+            fields["layer"] = "decisions" if b["metric"] == "score_psi" else "features"
+            fields["dataset"] = b["subject"].split("[", 1)[0].split(".", 1)[0]
         else:  # "<feature table>.<feature>"
             fields["layer"], fields["dataset"] = "features", b["subject"].split(".", 1)[0]
         raise_alert(b["kind"], b["message"], severity=b["severity"], day=day, **fields)
