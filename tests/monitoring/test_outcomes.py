@@ -315,3 +315,17 @@ def test_report_outcomes_section_renders(s, tmp_path) -> None:
                          "Served vs offline features", "PSI / CSI by region"]
         text = page.evaluate("document.querySelector('#outcomes').innerText")
         assert "credit_pd" in text and "score_psi" in text and "feature_csi" in text
+
+
+def test_monitoring_dag_task_joins_up_to_its_date_and_records_alerts(s) -> None:
+    from riskpipe.orchestration.alerts import read_alerts
+    from riskpipe.orchestration.monitoring import join_outcomes
+
+    segment_world(s)
+    res = join_outcomes(SEG_DAY.isoformat())  # landing day 03-10 completes feature date 03-11
+    assert res["day"] == "2026-03-11"
+    assert sorted((p["day"], p["matured"], p["pending"]) for p in res["partitions"]) == [
+        ("2026-03-09", 0, 400), ("2026-03-10", 400, 0)]  # only SEG_DAY's decisions have labels
+    recorded = [a for a in read_alerts() if a.get("layer") == "outcomes"]
+    assert res["alerts"] >= 1 and len(recorded) == res["alerts"] and {a["dataset"] for a in recorded} == {"credit_pd"}
+    assert "credit_pd v1 band decline" in {a["subject"] for a in recorded if a["kind"] == "calibration"}
