@@ -276,7 +276,7 @@ def read_outcomes(settings: Settings, until: dt.date | None = None, model: str |
             f = mdir / f"dt={d.isoformat()}" / file
             if (until is None or d <= until) and f.is_file():
                 frames.append(pd.read_parquet(f).assign(decision_day=d))
-    cols = list(COLUMNS if file == DATA_FILE else SKEW_COLUMNS)
+    cols = [c for c in (COLUMNS if file == DATA_FILE else SKEW_COLUMNS) if c != "decision_day"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*cols, "decision_day"])
 
 
