@@ -2,7 +2,7 @@
 
 Wiring only: tasks call ``riskpipe.orchestration.monitoring``: landing freshness, batch scores of the
 day's population with each champion, feature and score drift and freshness against the
-``RISKPIPE_MONITOR_*`` thresholds, then the day's HTML risk report and its
+``RISKPIPE_MONITOR_*`` thresholds, outcomes (logged decisions joined to their matured labels), then the day's HTML risk report and its
 Parquet tables. A finding (stale data, drift) is an alert record, not a task failure; a task fails (and alerts through ``on_failure_callback``) only when
 it cannot check. Runs at 06:00 UTC for the day that closed at midnight, after risk_daily.
 """
@@ -46,6 +46,13 @@ def risk_monitoring() -> None:
         return check_drift(ds)
 
     @task
+    def outcomes(ds: str | None = None) -> dict:
+        """Logged decisions joined to their matured labels; realised performance and skew -> alerts."""
+        from riskpipe.orchestration.monitoring import join_outcomes
+
+        return join_outcomes(ds)
+
+    @task
     def report(ds: str | None = None) -> dict:
         from riskpipe.orchestration.monitoring import report as build
 
@@ -54,7 +61,7 @@ def risk_monitoring() -> None:
     scored = score_population()
     drift = feature_drift()
     scored >> drift
-    [landing_freshness(), drift] >> report()
+    [landing_freshness(), drift, outcomes()] >> report()
 
 
 risk_monitoring()

@@ -47,7 +47,7 @@ def test_drift_and_report_follow_the_daily_run(dags, dag_env: Path) -> None:
     r = run_dag(monitoring, d1)
     assert r.ok, r.tasks
     assert r.tasks["score_population"] == r.tasks["feature_drift"] == r.tasks["report"] == "success"
-    recorded = sorted((a["kind"], a["subject"]) for a in read_alerts() if a["kind"] in ("feature_drift", "stale_data")
+    recorded = sorted((a["kind"], a["subject"]) for a in read_alerts() if a["kind"] in ("feature_drift", "stale_data", "segment_drift")
                       and a.get("subject"))
     feature_day = d1 + dt.timedelta(days=1)  # what risk_daily published for landing day D1
     assert recorded == sorted((b["kind"], b["subject"]) for b in drift_alerts(feature_day))

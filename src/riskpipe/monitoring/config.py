@@ -30,6 +30,21 @@ class MonitorSettings(BaseSettings):
     history_days: int = Field(30, ge=1, description="days of volume/validation history shown in the report")
     early_warning_top: int = Field(25, ge=1, description="loans listed in the early-warning section")
     rings_top: int = Field(15, ge=1, description="largest graph components shown in the fraud ring view")
+    # outcomes (served decisions joined to their matured labels) and vintage/segment monitoring
+    skew_tolerance: float = Field(
+        1e-6, ge=0, description="a served feature value differs from the offline point-in-time value when "
+        "|served - offline| > this x max(1, |offline|) (strings and nulls: when not equal)")
+    skew_max_mismatch_share: float = Field(
+        0.01, ge=0, le=1, description="a feature whose share of mismatching decisions exceeds this: skew alert")
+    min_ks: float = Field(0.20, ge=0, le=1, description="realised or per-vintage KS below this: alert")
+    min_gini: float = Field(0.30, ge=-1, le=1, description="realised or per-vintage Gini below this: alert")
+    max_calibration_gap: float = Field(
+        0.05, ge=0, le=1, description="|mean predicted - observed bad rate| of a grade above this: alert")
+    calibration_bins: int = Field(10, ge=2, le=100, description="score grades (quantile bins) of calibration")
+    segment_column: str = Field(
+        "region", min_length=1, description="segment of score PSI (decision features) and feature CSI "
+        "(feature tables holding this column)")
+    max_segment_psi: float = Field(0.25, gt=0, description="score PSI or feature CSI of a segment above this: alert")
 
     @model_validator(mode="after")
     def _ordered(self) -> MonitorSettings:

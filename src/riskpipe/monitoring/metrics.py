@@ -64,6 +64,11 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "reference_end": "date32", "reference_rows": "int64", "current_rows": "int64", "psi": "float64",
         "reference_mean": "float64", "current_mean": "float64", "status": "string",
     },
+    "segment_drift": {
+        "kind": "string", "subject": "string", "segment_column": "string", "segment": "string", "day": "date32",
+        "reference_start": "date32", "reference_end": "date32", "reference_rows": "int64", "current_rows": "int64",
+        "psi": "float64", "status": "string",
+    },
     "alerts": {
         "day": "date32", "kind": "string", "severity": "string", "subject": "string", "metric": "string",
         "value": "float64", "threshold": "float64", "message": "string",
@@ -278,6 +283,75 @@ def score_drift(day: dt.date, settings: Settings, ms: MonitorSettings | None = N
     return _frame("score_drift", rows)
 
 
+def _segment_rows(kind: str, subject: str, column: str, day: dt.date, cur: pd.DataFrame, ref: pd.DataFrame,
+                  value: str, ms: MonitorSettings) -> list[dict[str, Any]]:
+    """PSI of ``value`` within each segment of ``cur`` (``segment`` column) against the same segment of
+    ``ref``; ``alert`` above ``max_segment_psi``, not judged under ``min_rows`` on either side."""
+    from riskpipe.models.evaluate import psi
+
+    rows = []
+    ref_days = sorted(set(ref["_dt"])) if len(ref) else []
+    for seg, c in cur.groupby("segment", sort=True, dropna=False):
+        r = ref[ref["segment"] == seg] if len(ref) else ref
+        cv = pd.to_numeric(c[value], errors="coerce").to_numpy(dtype=float)
+        rv = pd.to_numeric(r[value], errors="coerce").to_numpy(dtype=float) if len(r) else np.zeros(0)
+        judged = len(cv) >= ms.min_rows and len(rv) >= ms.min_rows
+        v = psi(rv, cv, bins=ms.psi_bins) if judged else float("nan")
+        rows.append({"kind": kind, "subject": subject, "segment_column": column, "segment": str(seg), "day": day,
+                     "reference_start": min(ref_days) if ref_days else None,
+                     "reference_end": max(ref_days) if ref_days else None, "reference_rows": len(rv),
+                     "current_rows": len(cv), "psi": v,
+                     "status": "not judged" if not judged else "alert" if v > ms.max_segment_psi else "ok"})
+    return rows
+
+
+def segment_drift(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
+                  reference: tuple[dt.date, dt.date] | None = None) -> pd.DataFrame:
+    """PSI by segment (``segment_column``, e.g. region) of ``day`` against the reference window:
+
+    * ``score_psi``: each model's served probabilities (champion decisions of the decision log; the
+      segment is the value the model was served, from the decision's features), reference restricted
+      to the versions serving on ``day`` like :func:`score_drift`;
+    * ``feature_csi``: every numeric feature of each feature table that holds the segment column.
+    """
+    from riskpipe.models.decisions import read_decisions
+
+    ms = ms or get_monitor_settings()
+    day = _day(day)
+    r0, r1 = reference_window(day, ms, reference)
+    col = ms.segment_column
+    rows: list[dict[str, Any]] = []
+    root = settings.decisions
+    for mdir in sorted(root.glob("model=*")) if root.is_dir() else []:
+        have = [d for d in partitions(mdir) if d == day or (r0 <= d <= r1)]
+        if day not in have:
+            continue
+        frames = []
+        for d in have:
+            df = read_decisions(root, model=mdir.name.split("=", 1)[1], day=d)
+            df = df[df["role"] == "champion"]
+            frames.append(pd.DataFrame({"probability": df["probability"].astype(float),
+                                        "model_version": df["model_version"].astype(str),
+                                        "segment": [json.loads(f).get(col) for f in df["features"]], "_dt": d}))
+        dec = pd.concat(frames, ignore_index=True)
+        cur = dec[dec["_dt"] == day]
+        ref = dec[(dec["_dt"] != day) & dec["model_version"].isin(set(cur["model_version"]))]
+        rows += _segment_rows("score_psi", mdir.name.split("=", 1)[1], col, day, cur, ref, "probability", ms)
+    for table, spec in FEATURE_TABLES.items():
+        if col not in spec.feature_names:
+            continue
+        have = partition_dates(settings.features, table)
+        ref_days = [d for d in have if r0 <= d <= r1 and d != day]
+        if day not in have or not ref_days:
+            continue
+        feats = [f for f in numeric_features(table) if f != col]
+        cur = read_partitions(settings.features, table, [day], [*feats, col]).rename(columns={col: "segment"})
+        ref = read_partitions(settings.features, table, ref_days, [*feats, col]).rename(columns={col: "segment"})
+        for f in feats:
+            rows += _segment_rows("feature_csi", f"{table}.{f}", col, day, cur, ref, f, ms)
+    return _frame("segment_drift", rows)
+
+
 def training_window(model_name: str, settings: Settings, alias: str = "champion") -> tuple[dt.date, dt.date] | None:
     """The training window (``train_start``/``train_end`` tags) of a model's ``alias`` version
     (``champion``, else ``challenger``), or None when there is no such model or version."""
@@ -323,13 +397,21 @@ def _psi_alert(day: dt.date, kind: str, subject: str, what: str, r: Any, ms: Mon
 
 
 def alerts_from(day: dt.date, drift: pd.DataFrame, fresh: pd.DataFrame, ms: MonitorSettings,
-                scores: pd.DataFrame | None = None) -> pd.DataFrame:
+                scores: pd.DataFrame | None = None, segments: pd.DataFrame | None = None) -> pd.DataFrame:
     breached = ("warn", "alert")
     rows = [_psi_alert(day, "score_drift", f"scores.{r.model}", f"{r.model} v{r.model_version} score", r, ms)
             for r in (scores if scores is not None else empty("score_drift")).itertuples(index=False)
             if r.status in breached]
     rows += [_psi_alert(day, "feature_drift", f"{r.table}.{r.feature}", f"{r.table}.{r.feature}", r, ms)
              for r in drift.itertuples(index=False) if r.status in breached]
+    for r in (segments if segments is not None else empty("segment_drift")).itertuples(index=False):
+        if r.status == "alert":
+            what = "score PSI" if r.kind == "score_psi" else "CSI"
+            rows.append({"day": day, "kind": "segment_drift", "severity": "warning",
+                         "subject": f"{r.subject}[{r.segment_column}={r.segment}]", "metric": r.kind,
+                         "value": float(r.psi), "threshold": ms.max_segment_psi,
+                         "message": f"{r.subject} {what} {r.psi:.3f} > {ms.max_segment_psi} in segment "
+                                    f"{r.segment_column}={r.segment} against {r.reference_start}..{r.reference_end}"})
     for r in fresh.itertuples(index=False):
         if r.stale:
             rows.append({"day": day, "kind": "stale_data", "severity": "warning", "subject": f"{r.layer}/{r.dataset}",
@@ -345,8 +427,9 @@ def drift_alerts(date: dt.date | str, settings: Settings | None = None, ms: Moni
                  reference: tuple[dt.date, dt.date] | None = None) -> list[dict[str, Any]]:
     """The threshold breaches for ``date``: feature PSI (against ``reference``, else the training window
     of ``reference_model``, else the ``reference_days`` before ``date``) >= ``psi_warn`` (``warning``) or
-    >= ``psi_alert`` (``critical``), batch-score PSI of every scored model (:func:`score_drift`) and stale
-    feature tables / silver sources (``freshness_hours``).
+    >= ``psi_alert`` (``critical``), batch-score PSI of every scored model (:func:`score_drift`), score PSI
+    and feature CSI by segment above ``max_segment_psi`` (:func:`segment_drift`) and stale feature tables /
+    silver sources (``freshness_hours``).
 
     One dict per breach (kind, severity, subject, metric, value, threshold, message); for the
     monitoring DAG to turn into alerts (:func:`riskpipe.orchestration.alerts.raise_alert`).
@@ -358,7 +441,8 @@ def drift_alerts(date: dt.date | str, settings: Settings | None = None, ms: Moni
     day = _day(date)
     if reference is None and ms.reference_model:
         reference = training_window(ms.reference_model, s)
-    frame = alerts_from(day, feature_drift(day, s, ms, reference), freshness(day, s, ms), ms, score_drift(day, s, ms))
+    frame = alerts_from(day, feature_drift(day, s, ms, reference), freshness(day, s, ms), ms, score_drift(day, s, ms),
+                        segment_drift(day, s, ms, reference))
     return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
             for r in frame.to_dict("records")]
 
@@ -399,26 +483,38 @@ def read_labels(settings: Settings, day: dt.date) -> dict[str, pd.DataFrame]:
 
 
 def vintage_performance(scores: pd.DataFrame, labels: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """AUC and KS of the scores by application month (vintage = month of the label's ``feature_ts``),
-    joining scores to the first label table sharing an id column (``application_id``, ``txn_id``...)."""
+    """AUC, KS and Gini of the scores by application month as labels mature, joining scores to the
+    first label table sharing an id column (``application_id``, ``txn_id``...).
+
+    The vintage is the month of the score's ``feature_ts`` when the scores have one (so unlabelled rows
+    count in their vintage's ``rows`` and lower its ``maturity_share``), else of the label's; scored rows
+    without a label and without a time of their own are one ``unlabelled`` row, never dropped."""
     from riskpipe.models.evaluate import auc, ks
 
-    cols = ["label_table", "vintage", "rows", "bad_rate", "auc", "ks"]
+    cols = ["label_table", "vintage", "rows", "labelled", "maturity_share", "bad_rate", "auc", "ks", "gini"]
     for name, lab in labels.items():
         keys, _ = LABEL_TABLES[name]
         key = next((k for k in keys if k != "customer_id" and k in scores.columns), None)
         if key is None:
             continue
-        determinate = lab[lab["label"].notna()]  # indeterminates (label null) have no outcome to score
-        j = scores[[key, "probability"]].merge(determinate[[key, "feature_ts", "label"]], on=key, how="inner")
-        if j.empty:
+        own = [c for c in ("feature_ts",) if c in scores.columns]
+        # indeterminates (labels.yml exclusions: matured, label null) have no outcome to score
+        indeterminate = lab.loc[lab["label"].isna(), key]
+        determinate = lab[lab["label"].notna()]
+        j = scores.loc[~scores[key].isin(indeterminate), [key, "probability", *own]].merge(
+            determinate[[key, "feature_ts", "label"]].rename(columns={"feature_ts": "label_ts"}), on=key, how="left")
+        if j["label"].notna().sum() == 0:
             continue
-        j["vintage"] = pd.to_datetime(j["feature_ts"]).dt.strftime("%Y-%m")
+        when = pd.to_datetime(j["feature_ts"] if own else j["label_ts"])
+        j["vintage"] = when.dt.strftime("%Y-%m").fillna("unlabelled")
         rows = []
         for v, g in j.groupby("vintage"):
-            y, p = g["label"].to_numpy(dtype=float), g["probability"].to_numpy(dtype=float)
-            rows.append({"label_table": name, "vintage": v, "rows": len(g), "bad_rate": float(y.mean()),
-                         "auc": auc(y, p), "ks": ks(y, p)})
+            done = g[g["label"].notna()]
+            y, p = done["label"].to_numpy(dtype=float), done["probability"].to_numpy(dtype=float)
+            a = auc(y, p) if len(y) else float("nan")
+            rows.append({"label_table": name, "vintage": v, "rows": len(g), "labelled": len(done),
+                         "maturity_share": len(done) / len(g), "bad_rate": float(y.mean()) if len(y) else np.nan,
+                         "auc": a, "ks": ks(y, p) if len(y) else np.nan, "gini": 2 * a - 1})
         return pd.DataFrame(rows, columns=cols)
     return pd.DataFrame(columns=cols)
 
@@ -531,6 +627,7 @@ class DayTables:
     validation: pd.DataFrame
     feature_drift: pd.DataFrame
     score_drift: pd.DataFrame
+    segment_drift: pd.DataFrame
     alerts: pd.DataFrame
 
     def items(self) -> list[tuple[str, pd.DataFrame]]:
@@ -581,12 +678,14 @@ def write_tables(day: dt.date, tables: DayTables, settings: Settings) -> dict[st
 def day_tables(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
                reference: tuple[dt.date, dt.date] | None = None) -> DayTables:
     """The monitoring facts for ``day``: ingest runs and quarantine of landing day ``day``, validation of
-    ``day``, drift of ``day``'s feature partitions and batch scores, and the resulting alerts."""
+    ``day``, drift of ``day``'s feature partitions and batch scores, PSI/CSI by segment, and the resulting
+    alerts."""
     ms = ms or get_monitor_settings()
     day = _day(day)
     drift = feature_drift(day, settings, ms, reference)
     scores = score_drift(day, settings, ms)
+    segments = segment_drift(day, settings, ms, reference)
     return DayTables(
         volumes=volumes(settings, day, day), quarantine_reasons=quarantine_reasons(settings, day, day),
         validation=validation_results(settings, day, day), feature_drift=drift, score_drift=scores,
-        alerts=alerts_from(day, drift, freshness(day, settings, ms), ms, scores))
+        segment_drift=segments, alerts=alerts_from(day, drift, freshness(day, settings, ms), ms, scores, segments))

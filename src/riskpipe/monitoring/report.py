@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from riskpipe.monitoring import metrics as M
+from riskpipe.monitoring import outcomes as O
 from riskpipe.monitoring.config import MonitorSettings, get_monitor_settings
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("drift", "Feature drift"),
     ("scores", "Score distribution"),
     ("vintage", "Model performance by vintage"),
+    ("outcomes", "Outcomes: realised performance, calibration, skew, segments"),
     ("early-warning", "Post-loan early warning"),
     ("fraud-rings", "Fraud rings"),
     ("models", "Champion and challenger models"),
@@ -74,6 +76,7 @@ class ReportInputs:
     models_note: str = ""
     monitor: MonitorSettings | None = None
     history_moves: pd.DataFrame | None = None  # alias moves (who, when, from/to, why, approvals)
+    outcomes: Any = None  # riskpipe.monitoring.outcomes.OutcomeFacts
 
 
 @dataclasses.dataclass
@@ -271,9 +274,70 @@ def sec_vintage(x: ReportInputs) -> tuple[str, bool]:
     fig, ax = plt.subplots(figsize=(8, 3.4))
     ax.plot(v["vintage"], v["auc"], marker="o", label="AUC")
     ax.plot(v["vintage"], v["ks"], marker="s", label="KS")
-    ax.set(title=f"performance by application month ({v['label_table'].iloc[0]})", ylim=(0, 1))
+    ax.plot(v["vintage"], v["gini"], marker="^", label="Gini")
+    ax.set(title=f"performance by application month ({v['label_table'].iloc[0]})",
+           ylim=(min(0.0, float(np.nanmin(v["gini"].astype(float).to_numpy(), initial=0.0))), 1))
     ax.legend()
     return png(fig) + html_table(v), True
+
+
+def sec_outcomes(x: ReportInputs) -> tuple[str, bool]:
+    o, seg = x.outcomes, x.tables.segment_drift
+    ms = x.monitor or get_monitor_settings()
+    has_out = o is not None and not o.performance.empty
+    if not has_out and seg.empty:
+        return nodata(f"no outcomes up to {x.day} (riskpipe outcomes --date D joins logged decisions with "
+                      "their labels) and no segment to compare."), False
+    plt = _plt()
+    out = ""
+    if has_out:
+        p = o.performance
+        names = [f"{m} v{v}" for m, v in zip(p["model_name"], p["model_version"], strict=True)]
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+        pos = np.arange(len(p))
+        axes[0].bar(pos - 0.2, p["auc"].astype(float), 0.4, label="AUC")
+        axes[0].bar(pos + 0.2, p["ks"].astype(float), 0.4, label="KS")
+        axes[0].axhline(ms.min_ks, color="#cf222e", ls="--", lw=1)
+        axes[0].set(title="realised AUC / KS per served version", xticks=pos, xticklabels=names, ylim=(0, 1))
+        axes[0].legend(fontsize=7)
+        grades = o.calibration[o.calibration["grading"] == "score_grade"]
+        for (m, v), g in grades.groupby(["model_name", "model_version"]):
+            axes[1].plot(g["mean_predicted"], g["observed"], marker="o", label=f"{m} v{v}")
+        axes[1].plot([0, 1], [0, 1], color="#57606a", ls=":", lw=1)
+        axes[1].set(title="calibration by score grade", xlabel="mean predicted", ylabel="observed bad rate")
+        axes[1].legend(fontsize=7)
+        out += (f"<p class=\"meta\">champion decisions joined to their matured labels up to {x.day}; alerts below "
+                f"KS {ms.min_ks} / Gini {ms.min_gini}, above a calibration gap of {ms.max_calibration_gap}.</p>"
+                + png(fig) + "<h3>Realised performance</h3>" + html_table(p)
+                + "<h3>Bad rate by band</h3>" + html_table(o.bands)
+                + "<h3>Calibration by grade</h3>" + html_table(
+                    o.calibration, row_class=lambda r: "alert" if r["rows"] >= ms.min_rows
+                    and r["gap"] > ms.max_calibration_gap else ""))
+    else:
+        out += nodata(f"no outcomes up to {x.day} (riskpipe outcomes).", "nodata-part")
+    out += "<h3>Served vs offline features</h3>"
+    if o is not None and not o.skew.empty:
+        out += (f"<p class=\"meta\">decisions of {x.day}: share of served values that differ from Feast's "
+                f"point-in-time values (alert above {ms.skew_max_mismatch_share}).</p>"
+                + html_table(o.skew.sort_values("mismatch_share", ascending=False),
+                             row_class=lambda r: "alert" if r["status"] == "alert" else ""))
+    else:
+        out += nodata(f"no skew comparison for the decisions of {x.day}.", "nodata-part")
+    out += f"<h3>PSI / CSI by {html.escape(ms.segment_column)}</h3>"
+    if not seg.empty:
+        judged = seg[np.isfinite(seg["psi"].astype(float))]
+        if len(judged):
+            top = judged.groupby(["kind", "segment"])["psi"].max().unstack("kind").fillna(0.0)
+            fig, ax = plt.subplots(figsize=(10, max(2.2, 0.3 * len(top) + 1.2)))
+            top.plot.barh(ax=ax)
+            ax.axvline(ms.max_segment_psi, color="#cf222e", ls="--", lw=1)
+            ax.set(title=f"largest score PSI / feature CSI per {ms.segment_column}", xlabel="PSI")
+            out += png(fig)
+        out += html_table(seg.sort_values("psi", ascending=False, na_position="last").drop(columns=["day"]),
+                          row_class=lambda r: "alert" if r["status"] == "alert" else "", max_rows=50)
+    else:
+        out += nodata(f"no {ms.segment_column} segment in the decisions or feature tables of {x.day}.", "nodata-part")
+    return out, True
 
 
 def sec_early_warning(x: ReportInputs) -> tuple[str, bool]:
@@ -317,7 +381,7 @@ def sec_models(x: ReportInputs) -> tuple[str, bool]:
 
 
 RENDER = {"alerts": sec_alerts, "volumes": sec_volumes, "quarantine": sec_quarantine, "validation": sec_validation,
-          "drift": sec_drift, "scores": sec_scores, "vintage": sec_vintage, "early-warning": sec_early_warning,
+          "drift": sec_drift, "scores": sec_scores, "vintage": sec_vintage, "outcomes": sec_outcomes, "early-warning": sec_early_warning,
           "fraud-rings": sec_rings, "models": sec_models}
 
 
@@ -377,6 +441,12 @@ def collect(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
         log.warning("scores file %s does not exist: score sections left empty", scores)
     vint = M.vintage_performance(sc, M.read_labels(settings, day)) if sc is not None and "probability" in sc else \
         pd.DataFrame()
+    step("outcomes")
+    facts = O.outcome_facts(day, settings, ms)
+    extra = O.discrimination_alerts(day, vint, ms, "vintage_performance",
+                                    lambda r: f"{r['label_table']} {r['vintage']}", "labelled") if len(vint) else []
+    tables.alerts = pd.concat([a for a in (tables.alerts, facts.alerts, M._frame("alerts", extra)) if len(a)]
+                              or [tables.alerts], ignore_index=True)
     step("early warning and rings")
     ew = M.early_warning(day, settings, ms.early_warning_top)
     rings = M.fraud_rings(day, settings, ms.rings_top)
@@ -395,7 +465,7 @@ def collect(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
     return ReportInputs(day=day, reference=ref, reference_note=note, history=hist, tables=tables, volumes=vol,
                         quarantine=qr, validation=val, scores=sc, scores_path=str(scores) if scores else None,
                         vintage=vint, early_warning=ew, rings=rings, models=models, models_note=models_note,
-                        monitor=ms, history_moves=moves)
+                        monitor=ms, history_moves=moves, outcomes=facts)
 
 
 def default_path(settings: Settings, day: dt.date) -> Path:

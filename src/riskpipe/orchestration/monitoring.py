@@ -76,8 +76,8 @@ def check_freshness(ds: str, layer: str) -> dict[str, Any]:
 
 
 def check_drift(ds: str) -> dict[str, Any]:
-    """Feature drift (PSI against the reference window), batch-score drift of every scored model and
-    feature/silver freshness of the feature date the run's landing day completed (what risk_daily published).
+    """Feature drift (PSI against the reference window), batch-score drift of every scored model, score
+    PSI / feature CSI by segment and feature/silver freshness of the feature date the run's landing day completed (what risk_daily published).
 
     Every breach of the ``RISKPIPE_MONITOR_*`` thresholds becomes an alert record; the XCom counts them.
     """
@@ -92,6 +92,9 @@ def check_drift(ds: str) -> dict[str, Any]:
             fields["layer"], fields["dataset"] = b["subject"].split("/", 1)
         elif b["kind"] == "score_drift":  # "scores.<model>"
             fields["layer"], fields["dataset"] = "scores", b["subject"].split(".", 1)[1]
+        elif b["kind"] == "segment_drift":  # "<model>[<column>=<value>]" or "<table>.<feature>[...]"
+            fields["layer"] = "decisions" if b["metric"] == "score_psi" else "features"
+            fields["dataset"] = b["subject"].split("[", 1)[0].split(".", 1)[0]
         else:  # "<feature table>.<feature>"
             fields["layer"], fields["dataset"] = "features", b["subject"].split(".", 1)[0]
         raise_alert(b["kind"], b["message"], severity=b["severity"], day=day, **fields)
@@ -121,6 +124,24 @@ def score_population(ds: str) -> dict[str, Any]:
         path, rows = score_date(model, day)
         scored[model] = {"rows": len(rows), "version": str(mv.version), "path": str(path)}
     return {"day": day.isoformat(), "scored": scored, "skipped": skipped}
+
+
+def join_outcomes(ds: str) -> dict[str, Any]:
+    """Outcomes of the feature date the run's day completed (``riskpipe outcomes``): every decision day up
+    to it re-joined with the labels known by its end, its own decisions' served features compared with
+    Feast offline; realised KS/Gini, calibration and skew breaches become alert records."""
+    from riskpipe.monitoring.outcomes import outcome_facts, refresh_outcomes
+    from riskpipe.orchestration.daily import feature_date
+    from riskpipe.settings import get_settings
+
+    day = feature_date(ds)
+    results = refresh_outcomes(day)
+    alerts = outcome_facts(day, get_settings()).alerts.to_dict("records") if results else []
+    for a in alerts:
+        raise_alert(a["kind"], a["message"], severity=a["severity"], day=day, layer="outcomes",
+                    dataset=a["subject"].split(" ", 1)[0].split(".", 1)[0], subject=a["subject"],
+                    metric=a["metric"], value=a["value"], threshold=a["threshold"])
+    return {"day": day.isoformat(), "partitions": [r.summary() for r in results], "alerts": len(alerts)}
 
 
 def report(ds: str) -> dict[str, Any]:
