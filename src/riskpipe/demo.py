@@ -90,27 +90,35 @@ def _feature_dates(cfg: DemoConfig) -> list[dt.date]:
 
 
 def step_indicators(cfg: DemoConfig) -> list[tuple[str, str]]:
+    from riskpipe.features.tables import VALIDATED_MARKER
     from riskpipe.indicators.build import build_indicators
     from riskpipe.indicators.graph import build_graph
-    from riskpipe.quality.features import validate_features
+    from riskpipe.quality.features import FeaturesBlocked, validate_features
     from riskpipe.settings import get_settings
 
     s = get_settings()
     rows: dict[str, int] = {}
     tests = checked = 0
+    blocked: list[str] = []
     for day in _feature_dates(cfg):
         result = build_indicators(day)
         tests += result.tests_passed
         for name, node in result.tables.items():
             rows[name] = rows.get(name, 0) + (node.rows or 0)
         build_graph(day)
-        checked += len(validate_features(day, require=True, evidence={"dbt_run_dir": result.run_dir}).results)
+        try:
+            validate_features(day, require=True, evidence={"dbt_run_dir": result.run_dir})
+        except FeaturesBlocked as err:  # as in risk_daily: that date stops here, the others go on
+            blocked.append(f"{day}: {', '.join(r.dataset for r in err.results) or 'missing tables'}")
+        checked += len(list(s.features.glob(f"*/dt={day.isoformat()}/{VALIDATED_MARKER}")))
     shown = ", ".join(f"{k} {v:,}" for k, v in rows.items())
     return [
         ("feature and label tables (dbt, one partition per feature date)", f"{s.features}  [{shown}]"),
         ("dbt tests passed (data + unit, all dates)", f"{tests:,}"),
         ("graph features (Spark connected components)", str(s.features / "customer_graph_daily")),
         ("feature partitions passed their GX suites (all dates)", f"{checked:,}  [{s.reports / 'data_docs' / 'index.html'}]"),
+        ("feature partitions blocked by the gate (not materialised; see the log and Data Docs)",
+         "; ".join(blocked) or "none"),
     ]
 
 
