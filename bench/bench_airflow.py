@@ -19,13 +19,11 @@ durations are read back from the metadata DB (TaskInstance start/end) into the n
 
 Anchor 1 (the issue's): the sum of the wall times of the same stages run as commands, one process
 each: ``riskpipe ingest --date D`` (every source through the gate: the seven ``ingest_*`` tasks),
-``riskpipe indicators --date D+1 --graph``, the feature gate (``riskpipe.quality.features.
-validate_features(D+1, require=True)`` via ``python -c``: no riskpipe command writes the
-``_VALIDATED`` markers materialisation needs; ``riskpipe validate`` runs the suites but marks
-nothing), ``riskpipe feast-apply`` + ``riskpipe materialize --date D+1`` (the ``materialize`` task
-applies the definitions too) and ``riskpipe check-skew --sample 50`` per model feature service. Each
-command pays its own Python start and imports, and ingest, indicators and the gate each their own
-JVM, which ``dag.test`` pays once: this anchor measures Airflow against a person running commands.
+``riskpipe indicators --date D+1`` (dbt build, the graph job, then the feature gate that writes the
+``_VALIDATED`` markers materialisation needs), ``riskpipe feast-apply`` + ``riskpipe materialize
+--date D+1`` (the ``materialize`` task applies the definitions too) and ``riskpipe check-skew
+--sample 50`` per model feature service. Each command pays its own Python start and imports, and
+ingest and indicators each their own JVM, which ``dag.test`` pays once: this anchor measures Airflow against a person running commands.
 Anchor 2: the functions of ``riskpipe.orchestration.daily`` that the tasks call, called in the DAG's
 order in one process without Airflow: what Airflow itself adds (task runner, state and XCom writes,
 the scheduling loop between tasks).
@@ -63,11 +61,6 @@ SCALES = {
     "small": {"customers": 3_000, "txn_per_customer_day": 0.35, "shuffle": 2, "memory": "2g"},
     "full": {"customers": 100_000, "txn_per_customer_day": 0.35, "shuffle": 8, "memory": "8g"},
 }
-
-#: the feature gate as one process (no riskpipe command runs it; see the module doc)
-GATE = ("import datetime as dt, sys; from riskpipe.quality.features import validate_features; "
-        "validate_features(dt.date.fromisoformat(sys.argv[1]), require=True)")
-
 
 # ---- child processes: the riskpipe/Airflow work, isolated from the bench process --------------------
 
@@ -231,8 +224,8 @@ def _cli(env: dict[str, str], work: Path, services: list[str]) -> dict[str, floa
     logs = work / "logs"
     steps = [
         ("ingest", [riskpipe, "ingest", "--date", DAY.isoformat()]),
-        ("indicators", [riskpipe, "indicators", "--date", FEATURE_DATE.isoformat(), "--graph"]),
-        ("feature_gate", [sys.executable, "-c", GATE, FEATURE_DATE.isoformat()]),
+        # dbt build, the graph job and the feature gate (riskpipe indicators runs all three)
+        ("indicators", [riskpipe, "indicators", "--date", FEATURE_DATE.isoformat()]),
         ("feast_apply", [riskpipe, "feast-apply", "--repo", str(repo)]),
         ("materialize", [riskpipe, "materialize", "--date", FEATURE_DATE.isoformat()]),
     ]
@@ -283,7 +276,7 @@ def run(scale: str) -> list[dict]:
               f"DAG parse {af['parse']:.1f}s and metadata migration not counted; world preparation {t_prep:.0f}s, "
               f"whole benchmark {t_total:.0f}s; lower is better")
     note_cli = (f"{world}; Airflow tasks (s, from the metadata DB): {_fmt(tasks)}; CLI steps (s, one process each, "
-                f"ingest, indicators and feature_gate each start their own JVM, dag.test one for all): "
+                f"ingest and indicators (dbt, graph, feature gate) each start their own JVM, dag.test one for all): "
                 f"{_fmt(cli)}; {common}")
     note_direct = (f"same world; the functions of riskpipe.orchestration.daily the tasks call, in one process "
                    f"(s): {_fmt(direct['steps'])}; dag.test wall {wall:.1f}s vs the sum of its task durations "
