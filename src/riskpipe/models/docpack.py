@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from riskpipe.atomic import write_atomic
 from riskpipe.errors import RiskpipeError
-from riskpipe.monitoring.report import CSS, html_table, png
+from riskpipe.monitoring.report import html_table, png, render_page
 
 if TYPE_CHECKING:
     from riskpipe.settings import Settings
@@ -586,19 +587,9 @@ RENDER = {"header": sec_header, "lineage": sec_lineage, "validation": sec_valida
 
 def render(x: DocInputs) -> tuple[str, dict[str, bool]]:
     """The whole HTML document and which sections had recorded facts."""
-    parts, has = [], {}
-    for sid, title in SECTIONS:
-        body, has[sid] = RENDER[sid](x)
-        parts.append(f"<section id=\"{sid}\"><h2>{html.escape(title)}</h2>{body}</section>")
-    nav = "".join(f"<a href=\"#{sid}\">{html.escape(t)}</a>" for sid, t in SECTIONS)
-    title = f"{x.model_name} v{x.version} model documentation"
-    doc = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-           f"<title>{html.escape(title)}</title><style>{CSS}table.kv th{{text-align:left;width:14em}}</style>"
-           f"</head><body><h1>{html.escape(title)}</h1><p class=\"meta\">generated "
-           f"{dt.datetime.now(dt.UTC).isoformat(timespec='seconds')} from the MLflow registry, feature_repo/, "
-           f"the dbt docs, sources.yml, validation summaries and the alias history</p><nav>{nav}</nav>"
-           f"{''.join(parts)}</body></html>\n")
-    return doc, has
+    return render_page(f"{x.model_name} v{x.version} model documentation",
+                       " from the MLflow registry, feature_repo/, the dbt docs, sources.yml, validation summaries "
+                       "and the alias history", SECTIONS, RENDER, x, css="table.kv th{text-align:left;width:14em}")
 
 
 def default_path(settings: Settings, model_name: str, version: str) -> Path:
@@ -608,19 +599,14 @@ def default_path(settings: Settings, model_name: str, version: str) -> Path:
 def build_model_doc(model_name: str, *, version: str | None = None, alias: str | None = None,
                     out: Path | None = None, settings: Settings | None = None) -> DocResult:
     """Collect and write the documentation of one version atomically (default under the reports folder)."""
-    import os
-    import uuid
 
     from riskpipe.settings import get_settings
 
     s = settings or get_settings()
     x = collect(model_name, version=version, alias=alias, settings=s)
     doc, has = render(x)
-    path = Path(out) if out else default_path(s, model_name, x.version)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(doc, encoding="utf-8")
-    os.replace(tmp, path)
+    path = write_atomic(Path(out) if out else default_path(s, model_name, x.version),
+                        lambda tmp: tmp.write_text(doc, encoding="utf-8"))
     log.info("model documentation of %s v%s -> %s", model_name, x.version, path)
     return DocResult(path=path, version=x.version, sections=has)
 

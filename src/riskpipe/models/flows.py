@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from riskpipe.atomic import write_atomic
 from riskpipe.features.tables import DATA_FILE, PARTITION_KEY
 from riskpipe.models.config import MODEL_NAMES
 from riskpipe.models.labels import LabelConfigError, LabelDefinition, label_definition, training_rows
@@ -256,8 +257,6 @@ def score_date(model: str, day: dt.date | str, *, alias: str = "champion", out: 
     (default ``<lake>/scores/<model>/dt=D/data.parquet``, written atomically; a rerun replaces it with
     the same rows): key, customer_id, feature_ts, model version, probability, score, band, reasons.
     """
-    import os
-    import uuid
 
     from riskpipe.features.training import build_training_set
     from riskpipe.models.explain import score_table
@@ -281,8 +280,6 @@ def score_date(model: str, day: dt.date | str, *, alias: str = "champion", out: 
     res = pd.concat([ts.frame[[spec.key, "customer_id", "feature_ts"]].reset_index(drop=True),
                      scored.reset_index(drop=True)], axis=1)
     res.insert(3, "model_version", str(mv.version))
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    res.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: res.to_parquet(tmp, index=False))
     log.info("scored %d %s rows of %s with v%s -> %s", len(res), model, day, mv.version, path)
     return path, res

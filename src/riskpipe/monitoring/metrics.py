@@ -19,8 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from riskpipe.atomic import write_atomic
 from riskpipe.features.tables import DATA_FILE, FEATURE_TABLES, LABEL_TABLES, partition_dates
 from riskpipe.monitoring.config import MonitorSettings, get_monitor_settings
 from riskpipe.orchestration.monitoring import partitions
@@ -663,15 +662,8 @@ def write_tables(day: dt.date, tables: DayTables, settings: Settings) -> dict[st
 
     out = {}
     for name, df in tables.items():
-        path = table_path(settings, name, day)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{DATA_FILE}.{uuid.uuid4().hex}.tmp"
-        try:
-            pq.write_table(_arrow(name, df), tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        out[name] = path
+        out[name] = write_atomic(table_path(settings, name, day),
+                                 lambda tmp, name=name, df=df: pq.write_table(_arrow(name, df), tmp))
     return out
 
 

@@ -25,14 +25,13 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from riskpipe.atomic import write_atomic
 from riskpipe.errors import RiskpipeError
 from riskpipe.features.tables import DATA_FILE, partition_dates
 from riskpipe.monitoring import metrics as M
@@ -198,16 +197,9 @@ def _arrow(df: pd.DataFrame, columns: dict[str, str]):
 
 
 def _publish(table: Any, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename over ``path``."""
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def join_outcomes(day: dt.date | str, model: str, settings: Settings | None = None, *,

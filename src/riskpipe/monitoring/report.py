@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from riskpipe.atomic import write_atomic
 from riskpipe.monitoring import metrics as M
 from riskpipe.monitoring import outcomes as O
 from riskpipe.monitoring.config import MonitorSettings, get_monitor_settings
@@ -385,29 +386,36 @@ RENDER = {"alerts": sec_alerts, "volumes": sec_volumes, "quarantine": sec_quaran
           "fraud-rings": sec_rings, "models": sec_models}
 
 
-def render(x: ReportInputs, on_section: Callable[[str], None] | None = None) -> tuple[str, dict[str, bool]]:
-    """The whole HTML document and which sections had data."""
+def render_page(title: str, meta: str, sections: list[tuple[str, str]], renderers: dict[str, Callable[[Any], tuple[str, bool]]],
+                x: Any, on_section: Callable[[str], None] | None = None, css: str = "") -> tuple[str, dict[str, bool]]:
+    """A self-contained page of ``sections`` (id, title) rendered by ``renderers[id](x)``, with a
+    navigation bar; returns the HTML and which sections had data. ``meta`` is HTML (escape it)."""
     parts, has = [], {}
-    for sid, title in SECTIONS:
+    for sid, heading in sections:
         if on_section:
             on_section(sid)
         try:
-            body, ok = RENDER[sid](x)
+            body, ok = renderers[sid](x)
         except Exception as err:  # noqa: BLE001 - one broken section must not hide the others
-            log.exception("report section %s failed", sid)
+            log.exception("section %s of %r failed", sid, title)
             body, ok = f"<p class=\"nodata\">This section could not be rendered: {html.escape(repr(err))}</p>", False
         has[sid] = ok
-        parts.append(f"<section id=\"{sid}\"><h2>{html.escape(title)}</h2>{body}</section>")
-    nav = "".join(f"<a href=\"#{sid}\">{html.escape(t)}</a>" for sid, t in SECTIONS)
+        parts.append(f"<section id=\"{sid}\"><h2>{html.escape(heading)}</h2>{body}</section>")
+    nav = "".join(f"<a href=\"#{sid}\">{html.escape(t)}</a>" for sid, t in sections)
     doc = (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>riskpipe risk report {x.day}</title><style>{CSS}</style></head><body>"
-        f"<h1>riskpipe risk report {x.day}</h1>"
-        f"<p class=\"meta\">generated {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}; history "
-        f"{x.history[0]} .. {x.history[1]}; drift reference {x.reference[0]} .. {x.reference[1]} "
-        f"({html.escape(x.reference_note)})</p><nav>{nav}</nav>{''.join(parts)}</body></html>"
+        f"<title>{html.escape(title)}</title><style>{CSS}{css}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<p class=\"meta\">generated {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}{meta}</p>"
+        f"<nav>{nav}</nav>{''.join(parts)}</body></html>\n"
     )
     return doc, has
+
+
+def render(x: ReportInputs, on_section: Callable[[str], None] | None = None) -> tuple[str, dict[str, bool]]:
+    """The whole HTML document and which sections had data."""
+    meta = (f"; history {x.history[0]} .. {x.history[1]}; drift reference {x.reference[0]} .. {x.reference[1]} "
+            f"({html.escape(x.reference_note)})")
+    return render_page(f"riskpipe risk report {x.day}", meta, SECTIONS, RENDER, x, on_section)
 
 
 # ---- orchestration --------------------------------------------------------------------------------------
@@ -477,8 +485,6 @@ def build_report(day: dt.date | str, settings: Settings | None = None, ms: Monit
                  reference: tuple[dt.date, dt.date] | None = None, write_tables: bool = True,
                  on_step: Callable[[str], None] | None = None) -> ReportResult:
     """Collect, write the monitoring tables of ``day`` and the HTML report (atomically); see module doc."""
-    import os
-    import uuid
 
     from riskpipe.settings import get_settings
 
@@ -488,11 +494,7 @@ def build_report(day: dt.date | str, settings: Settings | None = None, ms: Monit
     x = collect(day, s, ms, scores=scores, model_name=model_name, reference=reference, on_step=on_step)
     paths = M.write_tables(day, x.tables, s) if write_tables else {}
     doc, has = render(x, on_section=(lambda sid: on_step(f"render {sid}")) if on_step else None)
-    path = Path(out) if out else default_path(s, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    tmp.write_text(doc, encoding="utf-8")
-    os.replace(tmp, path)
+    path = write_atomic(Path(out) if out else default_path(s, day), lambda tmp: tmp.write_text(doc, encoding="utf-8"))
     alerts = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
               for r in x.tables.alerts.to_dict("records")]
     return ReportResult(path=path, tables=paths, alerts=alerts, sections=has)
