@@ -135,6 +135,50 @@ def test_daily_labels_join_on_the_decision_day(s) -> None:
     assert isinstance(none.exception, O.OutcomesError) and "no decisions logged on 2026-02-09" in str(none.exception)
 
 
+def test_refresh_keeps_settled_days_and_rejoins_what_can_change(s) -> None:
+    """The daily refresh re-joins only the decision days whose outcomes can still change: a day with
+    nothing pending stays as written until one of its label partitions is rebuilt or an earlier date is
+    refreshed; the kept and the re-joined partitions equal a join from scratch."""
+    d1, d2 = dt.date(2026, 2, 3), dt.date(2026, 2, 5)
+    app = lambda a: {"application_id": a, "customer_id": "c1", "requested_amount": 1.0}  # noqa: E731
+    at1, at2 = (dt.datetime.combine(d, dt.time(10), tzinfo=dt.UTC) for d in (d1, d2))
+    write_decisions(s.decisions, [decision(1, "credit_pd", app("a-1"), at=at1),
+                                  decision(2, "credit_pd", app("a-2"), at=at1),
+                                  decision(3, "credit_pd", app("b-1"), at=at2),
+                                  decision(4, "credit_pd", app("b-2"), at=at2)])
+    row = lambda a, ts, y, known: {"application_id": a, "customer_id": "c1", "feature_ts": ts,  # noqa: E731
+                                   "label": y, "label_known_at": known}
+    write_labels(s, "label_credit_pd", [
+        row("a-1", "2026-02-03 09:00", 1, "2026-02-05T06:00:00Z"), row("a-2", "2026-02-03 09:30", 0, "2026-02-05T06:00:00Z"),
+        row("b-1", "2026-02-05 09:00", 0, "2026-02-06T06:00:00Z"), row("b-2", "2026-02-05 09:30", 1, "2026-02-08T06:00:00Z")])
+    p1 = O.partition_dir(s, "credit_pd", d1) / "data.parquet"
+
+    def refresh(day: str) -> dict:
+        return {x.day: (x.rejoined, x.matured, x.pending) for x in O.refresh_outcomes(day, s)}
+
+    assert refresh("2026-02-06") == {d1: (True, 2, 0), d2: (True, 1, 1)}
+    stamp, first = p1.stat().st_mtime_ns, p1.read_bytes()
+    # d1 is settled: kept as written (the file untouched); d2 had a pending outcome: joined again
+    assert refresh("2026-02-07") == {d1: (False, 2, 0), d2: (True, 1, 1)}
+    assert p1.stat().st_mtime_ns == stamp
+    assert refresh("2026-02-08") == {d1: (False, 2, 0), d2: (True, 2, 0)}
+    settled_d2 = (O.partition_dir(s, "credit_pd", d2) / "data.parquet").read_bytes()
+    assert refresh("2026-02-09") == {d1: (False, 2, 0), d2: (False, 2, 0)}
+    # what was kept equals a join from scratch with the same as_of, and so does the last re-join
+    assert O.join_outcomes(d2, "credit_pd", s, as_of=O.end_of(dt.date(2026, 2, 8))).path.read_bytes() == settled_d2
+    fresh = O.join_outcomes(d1, "credit_pd", s, as_of=O.end_of(dt.date(2026, 2, 6)))
+    assert fresh.path.read_bytes() == first
+
+    # an earlier date: with the labels known by then (none of d1's yet), d1 is joined again, not kept
+    assert refresh("2026-02-04") == {d1: (True, 0, 2)}
+    assert refresh("2026-02-09") == {d1: (True, 2, 0), d2: (False, 2, 0)}
+    # d1's label partition rebuilt with a corrected label: d1 is joined again and shows it; d2 is kept
+    write_labels(s, "label_credit_pd", [row("a-1", "2026-02-03 09:00", 0, "2026-02-05T06:00:00Z"),
+                                        row("a-2", "2026-02-03 09:30", 0, "2026-02-05T06:00:00Z")])
+    assert refresh("2026-02-09") == {d1: (True, 2, 0), d2: (False, 2, 0)}
+    assert pd.read_parquet(p1)["label"].tolist() == [0, 0]
+
+
 def outcomes_frame(n: int = 600, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     p = rng.uniform(0.01, 0.6, n)

@@ -50,6 +50,8 @@ SKEW_FILE = "skew.parquet"
 #: and the decision's day
 PER_DAY_LABELS = frozenset({"label_early_warning"})
 MATURED, PENDING, NO_KEY = "matured", "pending", "no_key"
+#: Parquet metadata key of an outcomes partition: what it was joined with (as_of, label fingerprint, counts)
+META_KEY = "riskpipe.outcomes"
 
 COLUMNS: dict[str, str] = {
     "decision_id": "string", "decided_at": "timestamp", "model_name": "string", "model_version": "string",
@@ -83,10 +85,12 @@ class OutcomeResult:
     no_key: int
     skew_path: Path | None = None
     skew: pd.DataFrame | None = None
+    #: False when refresh_outcomes kept a settled partition as it was (see :func:`settled`)
+    rejoined: bool = True
 
     def summary(self) -> dict[str, Any]:
         out = {"model": self.model, "day": self.day.isoformat(), "path": str(self.path), "rows": self.rows,
-               "matured": self.matured, "pending": self.pending, "no_key": self.no_key}
+               "matured": self.matured, "pending": self.pending, "no_key": self.no_key, "rejoined": self.rejoined}
         if self.skew is not None:
             out["skew_path"] = str(self.skew_path)
             out["skew_alerts"] = int((self.skew["status"] == "alert").sum())
@@ -141,7 +145,7 @@ def _labels(settings: Settings, spec: ModelSpec, as_of: dt.datetime | None) -> p
     days = partition_dates(settings.features, spec.label_table)
     lab = M.read_partitions(settings.features, spec.label_table, days, [spec.key, "feature_ts", "label",
                                                                         "label_known_at"])
-    cols = ["entity_id", "_day", "label", "label_feature_ts", "label_known_at"]
+    cols = ["entity_id", "_day", "label", "label_feature_ts", "label_known_at", "_dt"]
     if lab.empty:
         return pd.DataFrame(columns=cols)
     if as_of is not None:
@@ -157,6 +161,17 @@ def _labels(settings: Settings, spec: ModelSpec, as_of: dt.datetime | None) -> p
     return lab
 
 
+def labels_fingerprint(settings: Settings, spec: ModelSpec) -> dict[str, str]:
+    """Per partition of the model's label table (``YYYY-MM-DD``), the signature of its files (name, size,
+    modification time): it changes when the partition is rebuilt."""
+    root = settings.features / spec.label_table
+    out: dict[str, list[str]] = {}
+    for f in sorted(root.glob("dt=*/*.parquet")) if root.is_dir() else []:
+        st = f.stat()
+        out.setdefault(f.parent.name.split("=", 1)[1], []).append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+    return {k: ",".join(v) for k, v in out.items()}
+
+
 def _entity_id(request: str, key: str) -> str | None:
     value = json.loads(request).get(key) if request else None
     return None if value is None else str(value)
@@ -165,6 +180,11 @@ def _entity_id(request: str, key: str) -> str | None:
 # ---- the join -----------------------------------------------------------------------------------------
 def join(decisions: pd.DataFrame, labels: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     """Champion decisions with their label (``COLUMNS``): matured, pending or no_key; none dropped."""
+    return _join(decisions, labels, spec)[list(COLUMNS)]
+
+
+def _join(decisions: pd.DataFrame, labels: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """:func:`join` with the label partition (``_dt``) each matured outcome was found in."""
     d = decisions.copy()
     d["entity_key"] = spec.key
     d["entity_id"] = [_entity_id(r, spec.key) for r in d["request"]]
@@ -173,11 +193,11 @@ def join(decisions: pd.DataFrame, labels: pd.DataFrame, spec: ModelSpec) -> pd.D
     if spec.label_table in PER_DAY_LABELS:
         d["_day"] = d["decided_at"].dt.date
         on.append("_day")
-    lab = labels[[*on, "label", "label_feature_ts", "label_known_at"]]
+    lab = labels[[*on, "label", "label_feature_ts", "label_known_at", "_dt"]]
     j = d.merge(lab, on=on, how="left", validate="many_to_one")
     j["status"] = np.where(j["entity_id"].isna(), NO_KEY, np.where(j["label"].isna(), PENDING, MATURED))
     j["label"] = j["label"].astype("Int64")
-    return j[list(COLUMNS)].sort_values("decision_id", kind="stable").reset_index(drop=True)
+    return j[[*COLUMNS, "_dt"]].sort_values("decision_id", kind="stable").reset_index(drop=True)
 
 
 def _arrow(df: pd.DataFrame, columns: dict[str, str]):
@@ -196,30 +216,73 @@ def _arrow(df: pd.DataFrame, columns: dict[str, str]):
     return pa.Table.from_arrays(arrays, schema=pa.schema([(c, types[t]) for c, t in columns.items()]))
 
 
-def _publish(table: Any, path: Path) -> None:
+def _publish(table: Any, path: Path, meta: dict[str, Any] | None = None) -> None:
     import pyarrow.parquet as pq
 
+    if meta is not None:
+        table = table.replace_schema_metadata({META_KEY: json.dumps(meta, sort_keys=True)})
     write_atomic(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def _meta(path: Path) -> dict[str, Any] | None:
+    """What an outcomes partition was joined with (``META_KEY`` in its Parquet metadata), if readable."""
+    import pyarrow.parquet as pq
+
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(META_KEY.encode())
+        return json.loads(raw) if raw else None
+    except (OSError, ValueError):
+        return None
+
+
+def settled(path: Path, as_of: dt.datetime | None, fingerprint: dict[str, str]) -> dict[str, Any] | None:
+    """The join facts of the outcomes partition at ``path`` when joining it again with the labels known
+    by ``as_of`` would write the same rows, else None: nothing was pending, it was joined by a time no
+    later than ``as_of`` (labels known then are still known) and none of the label partitions its
+    outcomes came from has been rebuilt since (same signature in :func:`labels_fingerprint`). A label
+    row of the same observation appearing in another partition would make the join ambiguous; the days
+    still joined raise that error."""
+    meta = _meta(path) if path.is_file() else None
+    if not meta or meta.get("pending") != 0 or not isinstance(meta.get("label_partitions"), dict):
+        return None
+    if any(fingerprint.get(p) != sig for p, sig in meta["label_partitions"].items()):
+        return None
+    then = meta.get("as_of")
+    if then is None:  # joined with every label: settled only for another join with every label
+        return meta if as_of is None else None
+    return meta if as_of is None or dt.datetime.fromisoformat(then) <= as_of else None
 
 
 def join_outcomes(day: dt.date | str, model: str, settings: Settings | None = None, *,
                   as_of: dt.datetime | None = None, skew: bool = False, store: Any = None,
-                  ms: MonitorSettings | None = None) -> OutcomeResult:
+                  ms: MonitorSettings | None = None,
+                  labels: tuple[pd.DataFrame, str] | None = None) -> OutcomeResult:
     """Join ``model``'s champion decisions of ``day`` with the labels known by ``as_of`` (default: every
     label row in the lake) and write the outcomes partition; with ``skew``, also the served-vs-offline
-    feature comparison of those decisions (see the module doc)."""
+    feature comparison of those decisions (see the module doc). ``labels``: the label rows of the
+    model's label table as :func:`_labels` reads them for ``as_of`` and the table's
+    :func:`labels_fingerprint` taken before reading them, when the caller has them already."""
     from riskpipe.settings import get_settings
 
     s = settings or get_settings()
     day = M._day(day)
     decisions = champion_decisions(s, model, day)
     spec = spec_of(decisions)
-    out = join(decisions, _labels(s, spec, as_of), spec)
+    if labels is not None and spec.name == model:
+        lab, fingerprint = labels
+    else:  # the fingerprint first: a rebuild while reading shows as a change on the next run
+        fingerprint = labels_fingerprint(s, spec)
+        lab = _labels(s, spec, as_of)
+    out = _join(decisions, lab, spec)
+    used = sorted({d.isoformat() for d in out.loc[out["status"] == MATURED, "_dt"]})
     path = partition_dir(s, model, day) / DATA_FILE
-    _publish(_arrow(out, COLUMNS), path)
     counts = out["status"].value_counts()
     res = OutcomeResult(model, day, path, len(out), int(counts.get(MATURED, 0)), int(counts.get(PENDING, 0)),
                         int(counts.get(NO_KEY, 0)))
+    _publish(_arrow(out, COLUMNS), path, {
+        "as_of": as_of.isoformat() if as_of else None, "label_table": spec.label_table,
+        "label_partitions": {p: fingerprint.get(p) for p in used}, "rows": res.rows, "matured": res.matured,
+        "pending": res.pending, "no_key": res.no_key})
     if res.pending or res.no_key:
         log.info("outcomes %s %s: %d matured, %d pending, %d without an entity id", model, day, res.matured,
                  res.pending, res.no_key)
@@ -237,20 +300,38 @@ def end_of(day: dt.date) -> dt.datetime:
 
 def refresh_outcomes(day: dt.date | str, settings: Settings | None = None, *, models: list[str] | None = None,
                      store: Any = None, ms: MonitorSettings | None = None) -> list[OutcomeResult]:
-    """What the monitoring DAG runs for date ``D``: re-join every decision day up to ``D`` with the labels
+    """What the monitoring DAG runs for date ``D``: join every decision day up to ``D`` with the labels
     known by the end of ``D`` (pending outcomes mature as their labels arrive; the result depends only
-    on the lake and ``D``) and compare ``D``'s served features with the offline values."""
+    on the lake and ``D``) and compare ``D``'s served features with the offline values.
+
+    Incremental: a past day's partition that is :func:`settled` (nothing pending, joined by a time no
+    later than this one, label table unchanged since) is kept as it is (``rejoined`` False), so a daily
+    run re-joins only the days whose labels can still arrive; the label table is read once per model."""
+    from riskpipe.models.flows import MODEL_SPECS
     from riskpipe.settings import get_settings
 
     s = settings or get_settings()
     day = M._day(day)
+    as_of = end_of(day)
     out = []
     for model in models or logged_models(s):
+        spec = MODEL_SPECS.get(model)
+        fingerprint = labels_fingerprint(s, spec) if spec else None
+        labels = None
         for d in decision_days(s, model):
             if d > day:
                 continue
+            path = partition_dir(s, model, d) / DATA_FILE
+            kept = settled(path, as_of, fingerprint) if spec and d < day else None
+            if kept:
+                out.append(OutcomeResult(model, d, path, kept["rows"], kept["matured"], kept["pending"],
+                                         kept["no_key"], rejoined=False))
+                continue
+            if spec and labels is None:
+                labels = (_labels(s, spec, as_of), fingerprint)
             try:
-                out.append(join_outcomes(d, model, s, as_of=end_of(day), skew=d == day, store=store, ms=ms))
+                out.append(join_outcomes(d, model, s, as_of=as_of, skew=d == day, store=store, ms=ms,
+                                         labels=labels))
             except NoDecisions:  # only shadow decisions that day
                 log.info("outcomes %s %s: no champion decisions", model, d)
     return out
