@@ -174,3 +174,100 @@ def population_of(settings, day):
     from riskpipe.models.flows import population
 
     return population("fraud", day, settings)
+
+
+@pytest.fixture
+def decision_lake(store_env):
+    """store_env whose decision log and outcomes (empty before) are removed after the test: store_world
+    is shared by the session."""
+    import shutil
+
+    from riskpipe.monitoring.outcomes import outcomes_root
+
+    made = [p for p in (store_env.decisions, outcomes_root(store_env)) if not p.exists()]
+    assert len(made) == 2, "store_world holds decisions already"
+    yield store_env
+    for p in made:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def test_served_population_trains_on_the_decisions_outcomes_at_decision_time(decision_lake, monkeypatch):
+    """Outcomes feed retraining: with the served population, the training set holds one row per label
+    observation a champion decision served, at the decision's time, and nothing else."""
+    from riskpipe.models.decisions import DecisionLog, to_json
+    from riskpipe.models.labels import training_rows
+    from riskpipe.monitoring import outcomes as O
+
+    s = decision_lake
+    spec = MODEL_SPECS["fraud"]
+    first, last = STORE_DATES[0], STORE_DATES[-1]
+    as_of = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    labels, _ = read_labels(spec, first, last, s)
+    usable, _ = training_rows(label_definition("fraud", s), labels, as_of)
+    usable = usable.sort_values("txn_id", ignore_index=True)
+    t = pd.to_datetime(usable["feature_ts"], utc=True)
+    rng = np.random.default_rng(7)
+    unserved = set(usable.loc[usable["label"] == 0, "txn_id"].sample(frac=0.2, random_state=1))
+    late = sorted(set(usable.loc[usable["label"] == 0, "txn_id"]) - unserved)[:5]  # decided 3 days later
+    records, expected = [], {}
+    for i, (txn, cust, at) in enumerate(zip(usable["txn_id"], usable["customer_id"], t, strict=True)):
+        if txn in unserved:
+            continue
+        when = [at + pd.Timedelta(days=3)] if txn in late else [at + pd.Timedelta(seconds=int(rng.integers(1, 60)))]
+        if i % 7 == 0 and txn not in late:  # a retried request: the first decision is the one observed
+            when.append(when[0] + pd.Timedelta(minutes=5))
+        if txn not in late:
+            expected[txn] = when[0]
+        for k, w in enumerate(when):
+            request = {"txn_id": txn, "customer_id": cust, "amount": 1.0}
+            records.append({"decision_id": f"{w:%Y%m%d}-{i:030x}{k:02x}", "decided_at": w.to_pydatetime(),
+                            "role": "champion", "shadow_of": None, "endpoint": "fraud", "model_name": "fraud",
+                            "model_version": "1", "model_run_id": "r", "feature_service": "fraud_v1",
+                            "request_id": None, "request": to_json(request), "features": to_json(request),
+                            "features_missing": [], "probability": 0.01, "score": 700.0, "band": "approve",
+                            "reason_codes": [], "latency_ms": 1.0})
+    log = DecisionLog(s.decisions, flush_seconds=3600)
+    for r in records:
+        log.append(r)
+    log.close()
+    assert log.written == len(records)
+    days = O.decision_days(s, "fraud")
+    for d in days:  # what risk_monitoring does daily
+        O.join_outcomes(d, "fraud", s)
+
+    r = train_from_store("fraud", start=first, end=last, num_boost_round=30, gbm_params={"num_threads": 1},
+                         settings=s, population="served")
+    ts = pd.read_parquet(r.extra["training_set"])
+    assert r.extra["population"] == "served" and r.extra["training_set"].endswith("-served.parquet")
+    assert ts["txn_id"].is_unique and set(ts["txn_id"]) == set(expected)
+    # the point in time is the (first) decision's, the label the label table's
+    got = ts.set_index("txn_id")
+    assert (pd.to_datetime(got["feature_ts"], utc=True) == pd.Series(expected)[got.index]).all()
+    assert (got["label"] == usable.set_index("txn_id").loc[got.index, "label"]).all()
+    # fraud's request time stays the event's, not the decision's
+    event_s = (pd.to_datetime(usable.set_index("txn_id").loc[got.index, "feature_ts"], utc=True)
+               - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    assert (got["request_epoch_s"].to_numpy() == event_s.to_numpy()).all()
+    hours = (event_s // 3600) % 24  # the on-demand request hour is the transaction's
+    assert (got["request_hour_utc"].to_numpy() == hours.to_numpy()).all()
+    manifest = json.loads(open(r.extra["manifest"]).read())
+    facts = manifest["label_definition"]
+    assert facts["population"] == "served"
+    assert facts["served_rows"] == {"label_rows": len(usable), "served": len(expected),
+                                    "not_served": len(usable) - len(expected), "decision_outside_window": 5,
+                                    "decisions_read": len(records)}
+    client = configure_mlflow(s)
+    tags = {client.get_model_version("fraud", c.version).tags["training_population"] for c in r.candidates.values()}
+    assert tags == {"served"}
+
+    # nothing served in a window: a clear error, not an empty model
+    monkeypatch.setenv("RISKPIPE_MODEL_SERVED_MAX_LAG_HOURS", "0.0001")
+    from riskpipe.models.config import get_model_settings
+
+    get_model_settings.cache_clear()
+    try:
+        with pytest.raises(TrainInputError, match="was served by a logged champion decision"):
+            train_from_store("fraud", start=first, end=last, num_boost_round=30, settings=s, population="served")
+    finally:
+        monkeypatch.delenv("RISKPIPE_MODEL_SERVED_MAX_LAG_HOURS")
+        get_model_settings.cache_clear()

@@ -373,3 +373,31 @@ def test_monitoring_dag_task_joins_up_to_its_date_and_records_alerts(s) -> None:
     recorded = [a for a in read_alerts() if a.get("layer") == "outcomes"]
     assert res["alerts"] >= 1 and len(recorded) == res["alerts"] and {a["dataset"] for a in recorded} == {"credit_pd"}
     assert "credit_pd v1 band decline" in {a["subject"] for a in recorded if a["kind"] == "calibration"}
+
+
+def test_served_rows_of_daily_labels_take_that_days_decision(s) -> None:
+    """The served population of a daily label table (early_warning: one observation per loan and day):
+    each day's label row gets that day's first decision as its point in time, within the lag."""
+    from riskpipe.models.flows import MODEL_SPECS, served_rows
+
+    at = lambda day, hour: dt.datetime(2026, 2, day, hour, tzinfo=dt.UTC)  # noqa: E731
+    loan = lambda i: {"loan_id": i, "customer_id": "c1"}  # noqa: E731
+    write_decisions(s.decisions, [decision(1, "early_warning", loan("l1"), at=at(3, 10)),
+                                  decision(2, "early_warning", loan("l1"), at=at(3, 11)),  # later: not the one
+                                  decision(3, "early_warning", loan("l1"), at=at(4, 9)),
+                                  decision(4, "early_warning", loan("l2"), at=at(3, 20)),  # beyond the lag
+                                  decision(5, "early_warning", loan("l3"), at=at(3, 8), role="shadow")])
+    rows = [{"loan_id": i, "customer_id": "c1", "feature_ts": f"2026-02-0{d}", "label": int(d == 3),
+             "label_known_at": "2026-03-10T00:00:00Z"} for i, d in (("l1", 2), ("l1", 3), ("l1", 4), ("l2", 3),
+                                                                    ("l3", 3))]
+    write_labels(s, "label_early_warning", rows)
+    for d in O.decision_days(s, "early_warning"):
+        O.join_outcomes(d, "early_warning", s)
+    labels = pd.DataFrame(rows).assign(feature_ts=lambda d: pd.to_datetime(d["feature_ts"], utc=True))
+    served, counts = served_rows(MODEL_SPECS["early_warning"], labels, s, dt.timedelta(hours=12))
+    sec = pd.Timedelta(seconds=1)  # decision(i, ...) is made i seconds after its `at`
+    assert [(r.loan_id, r.feature_ts, r.label) for r in served.itertuples()] == [
+        ("l1", pd.Timestamp(at(3, 10)) + sec, 1), ("l1", pd.Timestamp(at(4, 9)) + 3 * sec, 0)]
+    assert counts == {"label_rows": 5, "served": 2, "not_served": 3, "decision_outside_window": 1,
+                      "decisions_read": 4}  # l3's only decision was a shadow's: never served
+    assert "request_epoch_s" not in served.columns  # only fraud's request time is the event's

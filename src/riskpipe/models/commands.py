@@ -81,6 +81,9 @@ def register(app: typer.Typer) -> None:
                                             "application (default RISKPIPE_MODEL_REJECT_WEIGHT)"),
         outcome_column: str = typer.Option(None, "--outcome-column", help="with --table: true 0/1 outcome on both "
                                            "tables (synthetic data): through-the-door AUC with and without RI"),
+        population: str = typer.Option(
+            None, "--population", help="with --model: labelled (every matured label row) | served (only the "
+            "observations a champion decision served, at the decision's time; default RISKPIPE_MODEL_TRAIN_POPULATION)"),
         force: bool = typer.Option(False, "--force", help="register new versions even if this exact training exists"),
         as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     ) -> None:
@@ -107,8 +110,12 @@ def register(app: typer.Typer) -> None:
                                         "--model the declined applications come from the lake")
             cut = dt.datetime.fromisoformat(as_of).replace(tzinfo=dt.UTC) if as_of else None
             r = train_from_store(model, start=start, end=end, as_of=cut, oot_from=oot_from,
-                                 num_boost_round=rounds, force=force, reject_inference=reject_inference)
+                                 num_boost_round=rounds, force=force, reject_inference=reject_inference,
+                                 population=population)
         else:
+            if population is not None:
+                raise CommandInputError("--population goes with --model (the served population comes from the "
+                                        "outcomes of the model's logged decisions)")
             missing = [o for o, v in (("--label", label), ("--time-column", time_column),
                                       ("--model-name", model_name)) if not v]
             if missing:
@@ -136,6 +143,7 @@ def register(app: typer.Typer) -> None:
             "data_hash": r.data_hash,
             "reused_existing_versions": str(r.extra.get("reused", False)),
             "reject_inference": r.extra.get("reject_inference", reject_inference),
+            **({"population": r.extra["population"]} if "population" in r.extra else {}),
             **{f"{k} v{c.version}": {m: round(c.oot_metrics[m], 4) for m in ("auc", "ks", "gini", "brier", "auc_ratio_to_best")
                                         if m in c.oot_metrics}
                | {"psi_score": round(c.psi["score"], 4)} | {m: round(v, 4) for m, v in c.ttd_metrics.items()}

@@ -39,6 +39,13 @@ class ModelSettings(BaseSettings):
     num_threads: int = Field(0, ge=0, description="LightGBM threads (0: LightGBM's default)")
     reject_weight: float = Field(
         1.0, gt=0, description="fuzzy reject inference: total weight of one declined application (bad + good copy)")
+    train_population: str = Field(
+        "labelled", pattern="^(labelled|served)$",
+        description="labelled: every matured label row; served: only the observations a champion decision "
+                    "served, at the decision's time (riskpipe.models.flows.served_rows)")
+    served_max_lag_hours: float = Field(
+        24.0, gt=0, description="served population: a decision counts as the observation's decision when made "
+                                "at most this long after the label's observation time")
 
     # promotion gates
     promote_approval: bool = Field(

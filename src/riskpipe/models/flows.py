@@ -43,6 +43,9 @@ class ModelSpec:
     truth_file: str | None = None  # under <ground_truth>/, a file or a dt=*/ tree
     truth_column: str | None = None
     monotone: dict[str, int] = field(default_factory=dict)
+    #: the service's request_epoch_s is the event's time (a card transaction's), which training derives
+    #: from the row's point in time unless the row carries it (see served_rows)
+    event_epoch_request: bool = False
 
     def definition(self, settings: Settings | None = None) -> LabelDefinition:
         """The label definition in force (performance window, exclusions, table, key)."""
@@ -71,6 +74,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         "fraud", "fraud_v1", "fraud",
         truth_file="transactions", truth_column="p_fraud",
         monotone={"component_bad_share": 1, "max_customers_per_device": 1},
+        event_epoch_request=True,
     ),
     "early_warning": ModelSpec(
         "early_warning", "early_warning_v1", "early_warning",
@@ -130,6 +134,53 @@ def attach_truth(df: pd.DataFrame, spec: ModelSpec, settings: Settings) -> bool:
     return True
 
 
+TRAIN_POPULATIONS = ("labelled", "served")
+
+
+def served_rows(spec: ModelSpec, labels: pd.DataFrame, settings: Settings,
+                max_lag: dt.timedelta) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The label rows a champion decision served, each at the time of that decision.
+
+    The decisions come from the outcomes partitions (``riskpipe outcomes``, the risk_monitoring DAG):
+    champion decisions with the entity id their request carried, whatever their status when joined
+    (the label itself is the label table's row, matured by the label definition). An observation's
+    decision is its earliest one made at or after the label's observation time and at most ``max_lag``
+    after it (for daily labels, on the label's day); its ``decided_at`` replaces the label row's
+    ``feature_ts``, so features come as of the moment the model scored, and every other column
+    stays the label row's; fraud's ``request_epoch_s`` (a request field otherwise derived from the
+    point in time) is set from the label's event time, as serving takes it from the transaction.
+    One row per observation, never two: the served population replaces, it does not add. Label rows
+    without such a decision are left out and counted (``not_served``; of them ``decision_outside_window``
+    had a decision too early or too late to be the one the label observes).
+    """
+    from riskpipe.monitoring.outcomes import PER_DAY_LABELS, read_outcomes
+
+    out = read_outcomes(settings, model=spec.name)
+    out = out[out["entity_id"].notna()]
+    counts = {"label_rows": len(labels), "served": 0, "not_served": 0, "decision_outside_window": 0,
+              "decisions_read": len(out)}
+    lab = labels.reset_index(drop=True).assign(_row=lambda d: range(len(d)),
+                                               _id=lambda d: d[spec.key].astype(str),
+                                               _t=lambda d: pd.to_datetime(d["feature_ts"], utc=True))
+    dec = pd.DataFrame({"_id": out["entity_id"].astype(str), "decision_id": out["decision_id"].astype(str),
+                        "_at": pd.to_datetime(out["decided_at"], utc=True)})
+    pairs = lab[["_row", "_id", "_t"]].merge(dec, on="_id", how="inner")
+    if spec.label_table in PER_DAY_LABELS:  # one observation per entity and day: that day's decisions
+        pairs = pairs[pairs["_at"].dt.date == pairs["_t"].dt.date]
+    inside = (pairs["_at"] >= pairs["_t"]) & (pairs["_at"] <= pairs["_t"] + max_lag)
+    first = (pairs[inside].sort_values(["_row", "_at", "decision_id"], kind="stable")
+             .drop_duplicates("_row").set_index("_row"))
+    served = lab.loc[lab["_row"].isin(first.index)].copy()
+    if spec.event_epoch_request and "request_epoch_s" not in served.columns:
+        served["request_epoch_s"] = ((served["_t"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
+    served["feature_ts"] = first.loc[served["_row"], "_at"].to_numpy()
+    served["decision_id"] = first.loc[served["_row"], "decision_id"].to_numpy()
+    counts["served"] = len(served)
+    counts["not_served"] = len(lab) - len(served)
+    counts["decision_outside_window"] = int(pairs.loc[~pairs["_row"].isin(first.index), "_row"].nunique())
+    return served.drop(columns=["_row", "_id", "_t"]).reset_index(drop=True), counts
+
+
 def train_from_store(
     model: str,
     *,
@@ -142,6 +193,7 @@ def train_from_store(
     force: bool = False,
     settings: Settings | None = None,
     reject_inference: str = "none",
+    population: str | None = None,
 ) -> TrainResult:
     """Train ``model`` on its feature service's point-in-time training set for labels of ``start..end``.
 
@@ -152,6 +204,10 @@ def train_from_store(
     For an application model (credit_pd), the declined applications of the window join as the rest
     of the through-the-door population when ``reject_inference`` asks for them or the world is
     synthetic (their true outcomes then give the through-the-door AUC): see :mod:`riskpipe.models.reject`.
+    ``population`` (default ``RISKPIPE_MODEL_TRAIN_POPULATION``): ``labelled`` trains on every usable
+    label row; ``served`` only on the observations a champion decision served, at the decision's time
+    (:func:`served_rows`: outcomes feed retraining), recorded in the manifest and as the version tag
+    ``training_population``.
     """
     from riskpipe.features.training import build_training_set
     from riskpipe.models import reject
@@ -177,9 +233,29 @@ def train_from_store(
         log.info("%s: of %d labels of %s..%s, %d not matured by %s and %d indeterminate (%s); training on %d",
                  spec.name, counts["rows"], first, last, counts["not_matured"], as_of.isoformat(),
                  counts["excluded_indeterminate"], defn.ref, counts["used"])
-    out = s.runs / "training_sets" / f"{spec.name}-{first}-{last}.parquet"
+    from riskpipe.models.config import get_model_settings
+
+    mset = get_model_settings()
+    population = population or mset.train_population
+    if population not in TRAIN_POPULATIONS:
+        raise TrainInputError(f"unknown training population {population!r}; one of {', '.join(TRAIN_POPULATIONS)}")
+    label_facts: dict[str, Any] = {**defn.manifest(), "label_rows": counts, "population": population}
+    suffix = ""
+    if population == "served":
+        labels, served = served_rows(spec, labels, s, dt.timedelta(hours=mset.served_max_lag_hours))
+        label_facts["served_rows"] = served
+        if labels.empty:
+            raise TrainInputError(f"{spec.name}: none of the {served['label_rows']} usable labels of {first}..{last} "
+                                  f"was served by a logged champion decision ({served['decisions_read']} decisions "
+                                  f"in the outcomes partitions; run riskpipe outcomes first); "
+                                  f"{served['decision_outside_window']} had a decision outside the "
+                                  f"{mset.served_max_lag_hours:g} h after the observation")
+        log.info("%s: served population: %d of %d usable labels had a champion decision (%d outside the window)",
+                 spec.name, served["served"], served["label_rows"], served["decision_outside_window"])
+        suffix = "-served"
+    out = s.runs / "training_sets" / f"{spec.name}-{first}-{last}{suffix}.parquet"
     ts = build_training_set(spec.feature_service, labels, settings=s, labels_known_by=as_of, out=out,
-                            label_definition={**defn.manifest(), "label_rows": counts})
+                            label_definition=label_facts)
     df = ts.frame
     has_truth = attach_truth(df, spec, s)
     reject.check_method(reject_inference)
@@ -197,7 +273,7 @@ def train_from_store(
     # request-time fields (amount, requested_amount, request_epoch_s) reach the model through the
     # service's on-demand features only; serving reads the same service, so training must too
     exclude = [c for c in df.columns if c in ("label_known_at", "label_status", "created_ts", spec.key,
-                                              *REQUEST_FIELDS)]
+                                              "decision_id", *REQUEST_FIELDS)]
     feats_present = set(df.columns)
     monotone = {f: d for f, d in spec.monotone.items() if f in feats_present}
     r = train_model(
@@ -208,7 +284,7 @@ def train_from_store(
         reject_inference=reject_inference, outcome_column=outcome,
     )
     r.extra.update({"training_set": str(out), "manifest": str(ts.manifest_path), "label_partitions": parts,
-                    "labels_known_by": as_of.isoformat()})
+                    "labels_known_by": as_of.isoformat(), "population": population})
     if r.parent_run_id:  # a fresh training (not a reuse): keep the manifest with the run
         from riskpipe.models.registry import configure_mlflow
 
@@ -217,6 +293,7 @@ def train_from_store(
         for c in r.candidates.values():
             if c.version:
                 client.set_model_version_tag(spec.name, c.version, "labels_known_by", as_of.isoformat())
+                client.set_model_version_tag(spec.name, c.version, "training_population", population)
                 client.set_model_version_tag(spec.name, c.version, "training_set_manifest",
                                              f"runs:/{r.parent_run_id}/training_set/{Path(ts.manifest_path).name}")
     return r

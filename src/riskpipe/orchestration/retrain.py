@@ -62,7 +62,7 @@ def train(ds: str, model: str) -> dict[str, Any]:
         "challenger": {"kind": r.challenger_kind, "version": r.challenger_version},
         "candidates": {k: {"version": c.version, "oot_auc": round(float(c.oot_metrics["auc"]), 6)}
                        for k, c in r.candidates.items()},
-        "training_set": r.extra.get("training_set"),
+        "training_set": r.extra.get("training_set"), "population": r.extra.get("population"),
     }
     log.info("trained %s on %s..%s: %s", model, first, last, out["candidates"])
     return out
