@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -90,6 +91,11 @@ def test_report_renders_in_headless_chromium(report_world, artifacts, tmp_path) 
         # sections without inputs say so instead of failing
         nodata = page.evaluate("[...document.querySelectorAll('section .nodata')].map(p => p.closest('section').id)")
         assert set(nodata) == {k for k, v in res.sections.items() if not v}
+        # alerts: one summary row per subject, every alert in a collapsed table
+        if res.alerts:
+            counts = page.evaluate("[...document.querySelectorAll('#alerts table')].map(t => t.tBodies[0].rows.length)")
+            assert len(counts) == 2 and counts[1] == len(res.alerts) and 0 < counts[0] <= counts[1]
+            assert page.evaluate("document.querySelector('#alerts details').open") is False
         shot = page.screenshot(artifacts / f"risk_report_{REPORT_DAY}.png")
     assert shot.stat().st_size > 10_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -121,3 +127,28 @@ def test_report_cli(report_world, monkeypatch) -> None:
     finally:
         reset_settings()
     assert dt.date.fromisoformat(str(alerts["day"].iloc[0])) == REPORT_DAY
+
+
+def test_alert_summary_groups_segments_of_one_subject() -> None:
+    from riskpipe.monitoring.metrics import _frame
+    from riskpipe.monitoring.report import group_alerts
+
+    day = dt.date(2026, 1, 8)
+    seg = lambda region, v: {"day": day, "kind": "segment_drift", "severity": "warning",  # noqa: E731
+                             "subject": f"customer_credit_daily.bureau_score[region={region}]", "metric": "csi",
+                             "value": v, "threshold": 0.25, "message": "m"}
+    rows = [seg("north", 0.3), seg("south", 0.9), seg("east", 0.4),
+            {**seg("north", 0.5), "subject": "scores.credit_pd[region=north]", "metric": "score_psi"},
+            {"day": day, "kind": "feature_drift", "severity": "critical", "subject": "customer_credit_daily.dpd_current",
+             "metric": "psi", "value": 0.31, "threshold": 0.25, "message": "m"},
+            {"day": day, "kind": "stale_data", "severity": "warning", "subject": "silver/bureau", "metric": "age_hours",
+             "value": float("nan"), "threshold": 36.0, "message": "m"}]
+    g = group_alerts(_frame("alerts", rows))
+    assert g[["kind", "subject", "alerts"]].values.tolist() == [
+        ["feature_drift", "customer_credit_daily.dpd_current", 1],  # critical first
+        ["segment_drift", "customer_credit_daily.bureau_score", 3],  # then the most alerts
+        ["segment_drift", "scores.credit_pd", 1],
+        ["stale_data", "silver/bureau", 1]]
+    top = g.iloc[1]
+    assert top["segments"] == "region=east, region=north, region=south" and top["worst_value"] == 0.9
+    assert g["alerts"].sum() == len(rows) and g.iloc[3]["segments"] == "" and np.isnan(g.iloc[3]["worst_value"])

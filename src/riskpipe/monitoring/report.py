@@ -135,6 +135,27 @@ def _plt():
 
 
 # ---- sections -------------------------------------------------------------------------------------------
+def group_alerts(a: pd.DataFrame) -> pd.DataFrame:
+    """One row per kind, severity, subject (its ``[segment=value]`` part set aside) and metric: how many
+    alerts, in which segments, the worst value and its threshold; critical first, then the most alerts."""
+    cols = ["kind", "severity", "subject", "metric", "alerts", "segments", "worst_value", "threshold"]
+    if a.empty:
+        return pd.DataFrame(columns=cols)
+    subj = a["subject"].astype(str)
+    split = subj.str.extract(r"^(?P<base>.*?)(?:\[(?P<segment>[^\]]*)\])?$")
+    g = a.assign(subject=split["base"], segment=split["segment"], value=pd.to_numeric(a["value"], errors="coerce"))
+    rows = []
+    for (kind, sev, sub, metric), part in g.groupby(["kind", "severity", "subject", "metric"], sort=False, dropna=False):
+        segs = sorted(str(v) for v in part["segment"].dropna().unique())
+        worst = part["value"].abs().max() if part["value"].notna().any() else np.nan
+        rows.append({"kind": kind, "severity": sev, "subject": sub, "metric": metric, "alerts": len(part),
+                     "segments": ", ".join(segs), "worst_value": worst, "threshold": part["threshold"].iloc[0]})
+    out = pd.DataFrame(rows, columns=cols)
+    out["_crit"] = out["severity"] != "critical"
+    return (out.sort_values(["_crit", "alerts", "kind", "subject"], ascending=[True, False, True, True], kind="stable")
+            .drop(columns="_crit").reset_index(drop=True))
+
+
 def sec_alerts(x: ReportInputs) -> tuple[str, bool]:
     a = x.tables.alerts
     if a.empty:
@@ -142,8 +163,13 @@ def sec_alerts(x: ReportInputs) -> tuple[str, bool]:
                f"{x.day}</p>", True
     crit, warn = int((a["severity"] == "critical").sum()), int((a["severity"] == "warning").sum())
     badges = f"<p><span class=\"badge alert\">{crit} critical</span> <span class=\"badge warn\">{warn} warning</span></p>"
-    return badges + html_table(a[["kind", "severity", "subject", "metric", "value", "threshold", "message"]],
-                               row_class=lambda r: "alert" if r["severity"] == "critical" else "warn"), True
+    grouped = group_alerts(a)
+    sev = lambda r: "alert" if r["severity"] == "critical" else "warn"  # noqa: E731
+    return (badges + f"<p class=\"meta\">{len(a)} alerts on {len(grouped)} subjects (segment alerts of one "
+            "subject together; every alert below)</p>" + html_table(grouped, row_class=sev)
+            + f"<details><summary>All {len(a)} alerts</summary>"
+            + html_table(a[["kind", "severity", "subject", "metric", "value", "threshold", "message"]], row_class=sev)
+            + "</details>"), True
 
 
 def sec_volumes(x: ReportInputs) -> tuple[str, bool]:
