@@ -94,6 +94,17 @@ class Settings(BaseSettings):
     feast_online_store: OnlineStore | None = None
     feast_registry: RegistryKind | None = None
     online_read_timeout_ms: int = Field(200, ge=1, description="bound on one online read before it fails")
+    # `riskpipe feature-server` (Feast's `feast serve`; see riskpipe.features.server for why these defaults)
+    feature_server_workers: int = Field(1, ge=1, description="gunicorn worker processes of the feature server")
+    feature_server_max_requests: int = Field(
+        0, ge=0, description="recycle a worker after this many requests (0: never; Feast's default 1000 drops "
+        "keep-alive connections and, with one worker, stops serving while the new worker starts)")
+    feature_server_keep_alive_s: int = Field(30, ge=1, description="idle keep-alive connection timeout (seconds)")
+    feature_server_registry_ttl_s: int = Field(60, ge=1, description="the server reloads the registry this often")
+    feature_server_access_log: bool = Field(False, description="one access-log line per request")
+    feature_server_optimize: bool = Field(
+        True, description="run the server with PYTHONOPTIMIZE=1: typeguard's runtime checks in Feast (~2.5 ms "
+        "of CPU per request) and assert statements are skipped")
 
     # Services
     redis_url: str = Field("redis://127.0.0.1:6379/0")

@@ -142,3 +142,125 @@ def test_riskpipe_commands_and_feast_serve(cli_repo, monkeypatch, tmp_path):
             server.kill()
             server.wait()
         log.close()
+
+
+def test_feature_server_command_carries_the_production_options(tmp_path):
+    from riskpipe.features.server import feature_server_command
+    from riskpipe.settings import load_settings
+
+    argv, env = feature_server_command(load_settings(data_dir=tmp_path), host="127.0.0.1", port=7001,
+                                       repo_path=tmp_path / "repo", environ={"PATH": "/bin"})
+    assert argv[0].endswith("feast") and argv[1:4] == ["-c", str(tmp_path / "repo"), "serve"]
+    opts = dict(zip(argv[4::2], argv[5::2], strict=False))
+    assert opts["--max-requests"] == "0" and opts["--workers"] == "1" and opts["--registry_ttl_sec"] == "60"
+    assert "--no-access-log" in argv and env == {"PATH": "/bin", "PYTHONOPTIMIZE": "1"}
+    argv, env = feature_server_command(
+        load_settings(data_dir=tmp_path, feature_server_access_log=True, feature_server_optimize=False,
+                      feature_server_workers=3, feature_server_max_requests=5000),
+        host="0.0.0.0", port=7002, environ={"PYTHONOPTIMIZE": "2"})
+    opts = dict(zip(argv[4::2], argv[5::2], strict=False))
+    assert (opts["-h"], opts["-p"], opts["--workers"], opts["--max-requests"]) == ("0.0.0.0", "7002", "3", "5000")
+    assert "--no-access-log" not in argv and "PYTHONOPTIMIZE" not in env
+
+
+def _children(pid: int) -> set[int]:
+    return {int(x) for x in open(f"/proc/{pid}/task/{pid}/children").read().split()}
+
+
+@pytest.mark.slow
+@pytest.mark.services
+def test_riskpipe_feature_server_on_redis(tmp_path, redis_available):
+    """`riskpipe feature-server` is Feast's server on Redis, started with the production options applied."""
+    import http.client
+
+    from riskpipe.features.materialize import materialize
+    from riskpipe.features.store import drop_project, get_store
+    from riskpipe.settings import load_settings
+    from tests.features.conftest import REDIS_TEST_DB
+
+    redis_url = redis_available.rsplit("/", 1)[0] + f"/{REDIS_TEST_DB}"
+    env = {"RISKPIPE_DATA_DIR": str(tmp_path / "data"), "RISKPIPE_MODE": "embedded",
+           "RISKPIPE_FEAST_ONLINE_STORE": "redis", "RISKPIPE_REDIS_URL": redis_url,
+           "RISKPIPE_ONLINE_READ_TIMEOUT_MS": "5000"}
+    settings = load_settings(data_dir=tmp_path / "data", feast_online_store="redis", redis_url=redis_url,
+                             online_read_timeout_ms=5000)
+    synth.write_all(settings.features, days=D[:3])
+    project = unique_project("rp_fsrv")
+    store = get_store(settings, project=project, apply=True)
+    repo = copy_repo(tmp_path / "feature_repo")
+    port = free_port()
+    log_path = tmp_path / "feature-server.log"
+    log = log_path.open("w")
+    server = None
+    try:
+        assert "customer_credit_daily" in materialize(D[2], settings=settings, store=store).materialized
+        riskpipe = str(FEAST).removesuffix("feast") + "riskpipe"
+        # bytecode caches go to a private directory: which files the server writes there shows whether
+        # Feast's code ran optimised (*.opt-1.pyc; typeguard's @typechecked is then a no-op)
+        pycache = tmp_path / "pycache"
+        server_env = {**riskpipe_env(env), "PYTHONPYCACHEPREFIX": str(pycache)}
+        server_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        server = subprocess.Popen([riskpipe, "feature-server", "--host", "127.0.0.1", "--port", str(port),
+                                   "--project", project, "--repo", str(repo)],
+                                  env=server_env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 240
+        while True:
+            assert server.poll() is None, log_path.read_text()[-3000:]
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "riskpipe feature-server did not come up"
+            time.sleep(1)
+        # the command became feast serve's gunicorn master (same pid), with one worker, running optimised
+        assert open(f"/proc/{server.pid}/cmdline").read().startswith("gunicorn: master")
+        workers = _children(server.pid)
+        assert len(workers) == 1
+        compiled = {p.name for p in pycache.rglob("feature_server.*.pyc") if p.parent.name == "feast"}
+        assert compiled and all(".opt-1." in name for name in compiled), compiled
+
+        # values from Redis, unknown entity null, request field used by the on-demand view
+        body = {"feature_service": "credit_pd_v1",
+                "entities": {"customer_id": ["c2", "nobody"], "requested_amount": [5000.0, 10.0]}}
+        r = httpx.post(f"{base}/get-online-features", json=body, timeout=30)
+        assert r.status_code == 200, r.text
+        payload = r.json()
+        vec = {n: res["values"] for n, res in zip(payload["metadata"]["feature_names"], payload["results"],
+                                                   strict=True)}
+        income = synth.value("customer_credit_daily", 1, "double", "c2", D[2])
+        assert vec["bureau_score"] == [synth.value("customer_credit_daily", 4, "int", "c2", D[2]), None]
+        assert vec["annual_income"] == [income, None]
+        assert vec["requested_to_income"] == [5000.0 / income, None]
+        # malformed requests are still client errors with the server optimised (no asserts, no typeguard)
+        bad = httpx.post(f"{base}/get-online-features", content=b"{not json", timeout=30,
+                         headers={"content-type": "application/json"})
+        assert 400 <= bad.status_code < 500, bad.text
+        missing = httpx.post(f"{base}/get-online-features", json={"feature_service": "credit_pd_v1"}, timeout=30)
+        assert 400 <= missing.status_code < 500, missing.text
+
+        # no worker recycling: Feast's default (--max-requests 1000) closes this connection mid-stream
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        one = json.dumps({"feature_service": "credit_pd_v1",
+                          "entities": {"customer_id": ["c1"], "requested_amount": [100.0]}})
+        try:
+            for i in range(1100):
+                conn.request("POST", "/get-online-features", body=one, headers={"Content-Type": "application/json"})
+                resp = conn.getresponse()
+                assert resp.status == 200, (i, resp.read()[:300])
+                resp.read()
+        finally:
+            conn.close()
+        assert _children(server.pid) == workers
+        assert "/get-online-features" not in log_path.read_text()  # access log off
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        log.close()
+        drop_project(store)

@@ -112,6 +112,22 @@ def check_skew_cmd(
         raise typer.Exit(1)
 
 
+def feature_server_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="address to bind"),
+    port: int = typer.Option(6566, "--port", help="port to bind (Feast's default 6566)"),
+    project: str = PROJECT,
+    repo: Path = REPO,
+) -> None:
+    """Run Feast's feature server (`feast serve`) on this configuration, with the production options.
+
+    Writes feature_store.yaml from RISKPIPE_* settings, then execs `feast serve` with the
+    RISKPIPE_FEATURE_SERVER_* options (no worker recycling, no access log, typeguard off).
+    """
+    from riskpipe.features.server import run_feature_server
+
+    run_feature_server(host=host, port=port, project=project, repo_path=repo)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the riskpipe CLI."""
     app.command("feast-config")(feast_config_cmd)
@@ -119,3 +135,4 @@ def register(app: typer.Typer) -> None:
     app.command("training-set")(training_set_cmd)
     app.command("materialize")(materialize_cmd)
     app.command("check-skew")(check_skew_cmd)
+    app.command("feature-server")(feature_server_cmd)
