@@ -401,3 +401,6 @@ def test_served_rows_of_daily_labels_take_that_days_decision(s) -> None:
     assert counts == {"label_rows": 5, "served": 2, "not_served": 3, "decision_outside_window": 1,
                       "decisions_read": 4}  # l3's only decision was a shadow's: never served
     assert "request_epoch_s" not in served.columns  # only fraud's request time is the event's
+    # as of the morning of the 4th, the decision of the 4th had not been made yet
+    early, counts = served_rows(MODEL_SPECS["early_warning"], labels, s, dt.timedelta(hours=12), at(4, 6))
+    assert early["loan_id"].tolist() == ["l1"] and counts["decisions_read"] == 3

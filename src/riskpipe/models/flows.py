@@ -137,8 +137,8 @@ def attach_truth(df: pd.DataFrame, spec: ModelSpec, settings: Settings) -> bool:
 TRAIN_POPULATIONS = ("labelled", "served")
 
 
-def served_rows(spec: ModelSpec, labels: pd.DataFrame, settings: Settings,
-                max_lag: dt.timedelta) -> tuple[pd.DataFrame, dict[str, int]]:
+def served_rows(spec: ModelSpec, labels: pd.DataFrame, settings: Settings, max_lag: dt.timedelta,
+                as_of: dt.datetime | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
     """The label rows a champion decision served, each at the time of that decision.
 
     The decisions come from the outcomes partitions (``riskpipe outcomes``, the risk_monitoring DAG):
@@ -151,12 +151,15 @@ def served_rows(spec: ModelSpec, labels: pd.DataFrame, settings: Settings,
     point in time) is set from the label's event time, as serving takes it from the transaction.
     One row per observation, never two: the served population replaces, it does not add. Label rows
     without such a decision are left out and counted (``not_served``; of them ``decision_outside_window``
-    had a decision too early or too late to be the one the label observes).
+    had a decision too early or too late to be the one the label observes). With ``as_of``, only
+    decisions made by then count, so a training as of a past time is the same whenever it is rerun.
     """
     from riskpipe.monitoring.outcomes import PER_DAY_LABELS, read_outcomes
 
     out = read_outcomes(settings, model=spec.name)
     out = out[out["entity_id"].notna()]
+    if as_of is not None:
+        out = out[pd.to_datetime(out["decided_at"], utc=True) <= pd.Timestamp(as_of)]
     counts = {"label_rows": len(labels), "served": 0, "not_served": 0, "decision_outside_window": 0,
               "decisions_read": len(out)}
     lab = labels.reset_index(drop=True).assign(_row=lambda d: range(len(d)),
@@ -242,7 +245,7 @@ def train_from_store(
     label_facts: dict[str, Any] = {**defn.manifest(), "label_rows": counts, "population": population}
     suffix = ""
     if population == "served":
-        labels, served = served_rows(spec, labels, s, dt.timedelta(hours=mset.served_max_lag_hours))
+        labels, served = served_rows(spec, labels, s, dt.timedelta(hours=mset.served_max_lag_hours), as_of)
         label_facts["served_rows"] = served
         if labels.empty:
             raise TrainInputError(f"{spec.name}: none of the {served['label_rows']} usable labels of {first}..{last} "
