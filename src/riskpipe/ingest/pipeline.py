@@ -133,7 +133,6 @@ def ingest_day(
     spark: SparkSession | None = None,
 ) -> IngestResult:
     """Clean landing day ``day`` of ``source`` into silver and quarantine (see module rules)."""
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     from riskpipe.settings import get_settings
@@ -177,21 +176,28 @@ def ingest_day(
         df = frames[0]
         for f in frames[1:]:
             df = df.unionByName(f)
-        # rows read, counted on the input itself (independently of both outputs) for the balance below
-        rows_read = df.count()
         checked = optimizer_fence(check(df, spec, cfg))
         ev = F.col(f"p_{spec.event_time.column}").cast("timestamp")
         version = F.col(f"p_{spec.version_column}").cast("timestamp") if spec.version_column else F.lit(None).cast("timestamp")
-        valid = checked.filter(F.size("_reasons") == 0)
-        bad = checked.filter(F.size("_reasons") > 0)
+        ok = F.size("_reasons") == 0
+        valid = checked.filter(ok)
         pii_free = not spec.pii_columns
         raw = F.coalesce(F.col("_raw"), quarantine_raw(checked, spec, key)) if pii_free else quarantine_raw(checked, spec, key)
-        quarantine = bad.select(
+        rejected = F.struct(
             "_source_file", "_source_row",
             F.col("_reasons")[0].alias("reason"),
             F.concat_ws(" | ", F.concat(F.col("_source_file"), F.lit(" row "), F.col("_source_row").cast("string"),
                                         F.lit(": "), F.concat_ws("; ", "_reasons")), F.col("_detail")).alias("detail"),
             raw.alias("raw"), F.lit(run_id).alias("_run_id"))
+        # The one pass that evaluates every rule over every row keeps only what the later steps need
+        # from it, per row: the event date of a valid row, or the quarantine record of a rejected one
+        # (nulls otherwise, so the cache stays small). Rows read, rows valid per event date and the
+        # quarantine then come from the cache, counted on the check itself (independently of both
+        # outputs, which are read back from disk for the balance below); the silver pass re-reads the
+        # input for the valid rows' columns rather than caching every column of every row.
+        narrow = checked.select(F.when(ok, F.to_date(ev)).alias("dt"), F.when(~ok, rejected).alias("_q")).cache()
+        rows_read = narrow.count()
+        quarantine = narrow.filter(F.col("_q").isNotNull()).select("_q.*")
     else:
         rows_read = 0
         valid = None
@@ -234,13 +240,15 @@ def ingest_day(
             F.lit(run_id).alias("_run_id"),
             F.col("_meta._version").alias("_version"),
             F.lit(True).alias("_new"),
-        ).cache()  # the silver columns of the valid rows only: read by the two passes below
-        per_dt = {r[0].isoformat(): r[1] for r in out.groupBy("dt").count().collect()}
-        new_rows = sum(per_dt.values())
-        affected = sorted(set(per_dt) | set(previous))
+        )
+        new_per_dt = {r[0].isoformat(): r[1] for r in
+                      narrow.filter(F.col("_q").isNull()).groupBy("dt").count().collect()}
+        narrow.unpersist()
+        new_rows = sum(new_per_dt.values())
+        affected = sorted(set(new_per_dt) | set(previous))
         root = lake / "silver" / source
         existing_paths = [str(root / f"dt={d}") for d in affected if (root / f"dt={d}").exists()]
-        combined = out
+        combined, per_dt = out, dict(new_per_dt)
         if existing_paths:
             old = spark.read.option("basePath", str(root)).parquet(*existing_paths)
             old = old.filter(F.col("_landing_dt") != landing_dt)
@@ -249,19 +257,19 @@ def ingest_day(
                 F.col("event_ts") if vcol else F.lit(None).cast("timestamp"))
             old = old.select(*out.columns[:-2], old_version.alias("_version"), F.lit(False).alias("_new"))
             combined = out.unionByName(old)
-            per_dt = {r[0].isoformat(): r[1] for r in combined.groupBy("dt").count().collect()}
-        w = Window.partitionBy("dt", *key_cols).orderBy(
-            F.col("_version").desc_nulls_last(), F.col("_landing_dt").desc(), F.col("_source_row").desc(),
-            F.col("_source_file").desc())
-        final = combined.withColumn("_rn", F.row_number().over(w)).filter("_rn = 1").drop("_rn", "_version", "_new")
-        # every column nullable: a partition rebuilt from earlier files has the same schema (and bytes)
-        # as one written from this run's rows alone
-        final = _nullable(final)
+            for r in old.groupBy("dt").count().collect():
+                per_dt[r[0].isoformat()] = per_dt.get(r[0].isoformat(), 0) + r[1]
         # a big day is written as several files by parallel tasks; the file count depends only on the
         # partition's rows, so a rerun writes the same files
         files = {d: -(-n // ROWS_PER_FILE) for d, n in per_dt.items()}
         sort_cols = [*key_cols, "_landing_dt", "_source_row"]
-        partitions = io.write_partitions(final, staging / "silver", sort_cols, files=files, bucket_cols=key_cols)
+        latest_first = [F.col("_version").desc_nulls_last(), F.col("_landing_dt").desc(),
+                        F.col("_source_row").desc(), F.col("_source_file").desc()]
+        # every column nullable: a partition rebuilt from earlier files has the same schema (and bytes)
+        # as one written from this run's rows alone. The dedupe by key runs on the write's own shuffle
+        # and sort (see write_partitions), so the valid rows are shuffled and sorted once.
+        partitions = io.write_partitions(_nullable(combined), staging / "silver", sort_cols, files=files,
+                                         bucket_cols=key_cols, keep_first=latest_first, drop=["_version", "_new"])
         # a partition this day touched before but no longer has rows for: publish the others' rows only
         for d in affected:
             if d not in partitions and (root / f"dt={d}").exists():
@@ -276,7 +284,6 @@ def ingest_day(
                        .filter(F.col("_landing_dt") == landing_dt).count()) if partitions else 0
         dup_new = new_rows - new_written
         superseded = (sum(per_dt.values()) - new_rows) - (staged_rows - new_written)
-        out.unpersist()
     t["transform"] = time.perf_counter()
 
     if rows_read != new_written + rows_quarantined + dup_new:

@@ -25,7 +25,7 @@ from riskpipe.spark.publish import recover, swap_in
 __all__ = ["FileProblem", "landing_schema", "read_landing", "recover", "swap_in", "write_partitions"]
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,8 @@ def read_landing(spark: SparkSession, spec: SourceSpec, path: Path, rel: str
 
 
 def write_partitions(df: DataFrame, folder: Path, sort_cols: list[str],
-                     files: dict[str, int] | None = None, bucket_cols: list[str] | None = None) -> list[str]:
+                     files: dict[str, int] | None = None, bucket_cols: list[str] | None = None,
+                     keep_first: list[Column] | None = None, drop: list[str] | None = None) -> list[str]:
     """Write ``df`` partitioned by ``dt`` into ``folder``: rows sorted, stable file names; returns the dts.
 
     Deterministic bytes: rows are totally ordered (``sort_cols`` must end in a unique combination) and
@@ -89,7 +90,14 @@ def write_partitions(df: DataFrame, folder: Path, sort_cols: list[str],
     names become ``part-00000.parquet``, ``part-00001.parquet``... Only the partitions present in ``df``
     are (re)written (dynamic partition overwrite). Returns the partitions in ``folder`` afterwards (a
     fresh staging folder: the ones written), listed from disk rather than by another pass over ``df``.
+
+    ``keep_first`` (an ordering) deduplicates: of the rows sharing ``dt`` and ``bucket_cols``, only
+    the first by that ordering is written. It runs on the layout's own shuffle and sort (rows of one
+    key are in one task already), so deduplication costs no exchange or sort of its own; ``(dt,
+    bucket_cols)`` is then unique and orders the rows totally. ``drop``: columns removed before
+    writing (the ordering's helpers).
     """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     files = {d: n for d, n in (files or {}).items() if n > 1}
@@ -110,10 +118,19 @@ def write_partitions(df: DataFrame, folder: Path, sort_cols: list[str],
         task = offset + F.pmod(F.xxhash64(*bucket_cols), nfiles)
         # long, like the probe's ids: Murmur3 hashes an int and a long differently
         label = F.element_at(F.array(*[F.lit(x).cast("long") for x in labels]), (task + 1).cast("int"))
-        laid = df.repartition(total, label)
+        laid, by_task = df.withColumn("_task", label).repartition(total, "_task"), ["_task"]
     else:
-        laid = df.repartition(F.col("dt"))
-    (laid.sortWithinPartitions("dt", *sort_cols)
+        laid, by_task = df.repartition(F.col("dt")), []
+    order = ["dt", *sort_cols]
+    if keep_first is not None:
+        # the window's partitioning includes the layout's (``_task``, a function of dt and the key, or
+        # dt alone), so Spark reuses the layout's exchange instead of shuffling again, and its sort
+        # (dt, key, ...) already orders the rows as written below
+        w = Window.partitionBy("dt", *(bucket_cols or []), *by_task).orderBy(*keep_first)
+        laid = laid.withColumn("_rn", F.row_number().over(w)).filter(F.col("_rn") == 1).drop("_rn")
+        order = ["dt", *(bucket_cols or [])]
+    laid = laid.drop(*by_task, *(drop or []))
+    (laid.sortWithinPartitions(*order)
      .write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
      .partitionBy("dt").parquet(str(folder)))
     dts = sorted(p.name.removeprefix("dt=") for p in folder.glob("dt=*") if p.is_dir()) if folder.exists() else []
