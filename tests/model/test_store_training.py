@@ -208,7 +208,9 @@ def test_served_population_trains_on_the_decisions_outcomes_at_decision_time(dec
     t = pd.to_datetime(usable["feature_ts"], utc=True)
     rng = np.random.default_rng(7)
     unserved = set(usable.loc[usable["label"] == 0, "txn_id"].sample(frac=0.2, random_state=1))
-    late = sorted(set(usable.loc[usable["label"] == 0, "txn_id"]) - unserved)[:5]  # decided 3 days later
+    # decided 3 days later (the earliest transactions: still before the training's as-of time)
+    pool = set(usable.loc[usable["label"] == 0, "txn_id"]) - unserved
+    late = [x for x in usable.sort_values(["feature_ts", "txn_id"])["txn_id"] if x in pool][:5]
     records, expected = [], {}
     for i, (txn, cust, at) in enumerate(zip(usable["txn_id"], usable["customer_id"], t, strict=True)):
         if txn in unserved:
