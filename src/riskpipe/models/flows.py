@@ -26,7 +26,13 @@ import pandas as pd
 from riskpipe.atomic import write_atomic
 from riskpipe.features.tables import DATA_FILE, PARTITION_KEY
 from riskpipe.models.config import MODEL_NAMES
-from riskpipe.models.labels import LabelConfigError, LabelDefinition, label_definition, training_rows
+from riskpipe.models.labels import (
+    LabelConfigError,
+    LabelDefinition,
+    definitions_file,
+    label_definition,
+    training_rows,
+)
 from riskpipe.models.train import TrainInputError, TrainResult, train_model
 from riskpipe.settings import Settings, get_settings
 
@@ -242,7 +248,8 @@ def train_from_store(
     population = population or mset.train_population
     if population not in TRAIN_POPULATIONS:
         raise TrainInputError(f"unknown training population {population!r}; one of {', '.join(TRAIN_POPULATIONS)}")
-    label_facts: dict[str, Any] = {**defn.manifest(), "label_rows": counts, "population": population}
+    label_facts: dict[str, Any] = {**defn.manifest(), "file": definitions_file(s), "label_rows": counts,
+                                   "population": population}
     suffix = ""
     if population == "served":
         labels, served = served_rows(spec, labels, s, dt.timedelta(hours=mset.served_max_lag_hours), as_of)
@@ -293,8 +300,15 @@ def train_from_store(
 
         client = configure_mlflow(s)
         client.log_artifact(r.parent_run_id, str(ts.manifest_path), "training_set")
+        # what the label definition left out, queryable without opening the manifest
+        row_tags = {f"label_rows_{k}": str(v) for k, v in counts.items()}
+        for run_id in (r.parent_run_id, *(c.run_id for c in r.candidates.values() if c.run_id)):
+            for k, v in row_tags.items():
+                client.set_tag(run_id, k, v)
         for c in r.candidates.values():
             if c.version:
+                for k, v in row_tags.items():
+                    client.set_model_version_tag(spec.name, c.version, k, v)
                 client.set_model_version_tag(spec.name, c.version, "labels_known_by", as_of.isoformat())
                 client.set_model_version_tag(spec.name, c.version, "training_population", population)
                 client.set_model_version_tag(spec.name, c.version, "training_set_manifest",
