@@ -185,3 +185,30 @@ def test_labels_file_setting_replaces_the_packaged_definitions(riskpipe_env, tmp
     monkeypatch.setenv("RISKPIPE_LABELS_FILE", str(tmp_path / "nope.yml"))
     with pytest.raises(SettingsError, match="RISKPIPE_LABELS_FILE"):
         load_settings()
+
+
+def test_label_partitions_record_their_definition_and_training_refuses_another(riskpipe_env, tmp_path, monkeypatch):
+    """The dbt build records the definition each label partition was built under; training checks it."""
+    from riskpipe.models.labels import built_record_path, check_built, record_built
+
+    s = load_settings()
+    day, other_day = dt.date(2026, 1, 2), dt.date(2026, 1, 3)
+    path = record_built(s, "label_credit_pd", day)
+    assert path == built_record_path(s, "label_credit_pd", day) and path.is_file()
+    packaged_cp = label_definition("credit_pd", s)
+    check_built(packaged_cp, [day], s)  # built and trained under the same definition
+    with pytest.raises(LabelConfigError, match=r"no record of the label definition partitions 2026-01-03"):
+        check_built(packaged_cp, [day, other_day], s)
+
+    doc = packaged()
+    doc["labels"]["credit_pd"]["performance_days"] = 180
+    s2 = load_settings(labels_file=write(tmp_path, doc))
+    with pytest.raises(LabelConfigError) as err:
+        check_built(label_definition("credit_pd", s2), [day], s2)
+    text = str(err.value)
+    assert "built under another label definition" in text and packaged_cp.content_hash in text
+    assert "packaged labels.yml" in text and str(tmp_path / "labels.yml") in text
+    # the fraud override is part of the definition too
+    record_built(s, "label_fraud", day)
+    with pytest.raises(LabelConfigError, match="another label definition"):
+        check_built(label_definition("fraud", load_settings(fraud_label_days=2)), [day], s)

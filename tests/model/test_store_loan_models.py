@@ -23,10 +23,10 @@ from sklearn.metrics import roc_auc_score
 
 from riskpipe.models.explain import score_table
 from riskpipe.models.flows import MODEL_SPECS, read_labels, train_from_store
-from riskpipe.models.labels import INDETERMINATE, label_definition, load_label_definitions
+from riskpipe.models.labels import INDETERMINATE, built_record_path, label_definition, load_label_definitions
 from riskpipe.models.registry import CHALLENGER, alias_version, configure_mlflow
 from riskpipe.models.reject import OUTCOME
-from riskpipe.models.train import AUGMENTED_ARTIFACT
+from riskpipe.models.train import AUGMENTED_ARTIFACT, TrainInputError
 from riskpipe.settings import reset_settings
 from tests.model.conftest import FAST_GBM
 from tests.worlds import LOAN_DATES, LOAN_LABELS_FILE
@@ -111,6 +111,15 @@ def test_loan_world_labels_follow_the_labels_file(loan_env):
     assert ind["label"].isna().all() and credit.loc[credit["label_status"] != INDETERMINATE, "label"].notna().all()
     ew, _ = read_labels(MODEL_SPECS["early_warning"], FIRST, LAST, s)
     assert set(ew["label_status"]) == {"bad", "good"} and ew["loan_id"].is_unique is False  # daily snapshots
+    # the build recorded the definition of each label partition; training under another one (here the
+    # packaged definitions: no RISKPIPE_LABELS_FILE) is refused before anything is trained
+    for day in LOAN_DATES:
+        rec = json.loads(built_record_path(s, "label_credit_pd", day).read_text())
+        assert rec["content_hash"] == from_file["credit_pd"].content_hash
+        assert rec["file"] == str(LOAN_LABELS_FILE.resolve())
+    plain = s.model_copy(update={"labels_file": None})
+    with pytest.raises(TrainInputError, match="built under another label definition"):
+        train_from_store("credit_pd", start=FIRST, end=LAST, as_of=CREDIT_AS_OF, settings=plain)
 
 
 def test_credit_pd_trains_on_its_service_with_matured_determinate_labels_only(loan_env, credit_plain):

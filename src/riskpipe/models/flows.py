@@ -29,6 +29,7 @@ from riskpipe.models.config import MODEL_NAMES
 from riskpipe.models.labels import (
     LabelConfigError,
     LabelDefinition,
+    check_built,
     definitions_file,
     label_definition,
     training_rows,
@@ -230,6 +231,7 @@ def train_from_store(
     defn = spec.definition(s)
     labels, parts = read_labels(spec, first, last, s)
     try:
+        check_built(defn, [dt.date.fromisoformat(p.split("=", 1)[1]) for p in parts], s)
         labels, counts = training_rows(defn, labels, as_of)
     except LabelConfigError as err:
         raise TrainInputError(str(err)) from None

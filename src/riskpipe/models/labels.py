@@ -241,6 +241,51 @@ def definitions_file(settings: Settings | None = None) -> str:
     return str(Path(path).resolve()) if path is not None else f"packaged {LABELS_FILE}"
 
 
+def built_record_path(settings: Settings, table: str, day: dt.date) -> Path:
+    """``<runs>/label_definitions/<table>/dt=<day>.json``: the definition a label partition was built under."""
+    return settings.runs / "label_definitions" / table / f"dt={day.isoformat()}.json"
+
+
+def record_built(settings: Settings, table: str, day: dt.date) -> Path:
+    """Record which definition the label partition ``table``/``day`` was just built under (the dbt build
+    calls this for every label table it wrote), so training can refuse labels of another definition."""
+    from riskpipe.atomic import write_atomic
+
+    defn = next(d for d in label_definitions(settings).values() if d.table == table)
+    body = json.dumps({**defn.manifest(), "file": definitions_file(settings)}, indent=2, sort_keys=True)
+    return write_atomic(built_record_path(settings, table, day), lambda tmp: tmp.write_text(body))
+
+
+def check_built(definition: LabelDefinition, days: list[dt.date], settings: Settings) -> None:
+    """Refuse label partitions built under another definition than ``definition`` (another file, an
+    edit, another RISKPIPE_FRAUD_LABEL_DAYS) or whose definition was never recorded: their bad,
+    indeterminate and maturity rules are not the ones training would apply."""
+    other, unknown = [], []
+    for day in days:
+        path = built_record_path(settings, definition.table, day)
+        try:
+            built = json.loads(path.read_text())
+        except FileNotFoundError:
+            unknown.append(day.isoformat())
+            continue
+        except (OSError, ValueError) as err:
+            raise LabelConfigError(f"{definition.table} dt={day}: unreadable build record {path}: {err}") from None
+        if built.get("content_hash") != definition.content_hash:
+            other.append(f"dt={day} ({built.get('name')} v{built.get('version')} ({built.get('content_hash')}) "
+                         f"from {built.get('file')})")
+    if other:
+        raise LabelConfigError(
+            f"{definition.table}: partitions built under another label definition than the one in force, "
+            f"{definition.ref} from {definitions_file(settings)}: {'; '.join(other)}. Rebuild them with "
+            "`riskpipe indicators` under the same RISKPIPE_LABELS_FILE / RISKPIPE_FRAUD_LABEL_DAYS, or train "
+            "under the definitions they were built with")
+    if unknown:
+        raise LabelConfigError(
+            f"{definition.table}: no record of the label definition partitions {', '.join(unknown)} were built "
+            f"under (expected under {settings.runs / 'label_definitions' / definition.table}); rebuild them "
+            "with `riskpipe indicators`")
+
+
 def label_definition(name: str, settings: Settings | None = None) -> LabelDefinition:
     from riskpipe.settings import get_settings
 
