@@ -45,8 +45,8 @@ STORE_DATES = [START + dt.timedelta(days=i) for i in range(1, 6)]  # 2026-01-02 
 #: application, 1 DPD indeterminate; early_warning: 2+ DPD within 2 days)
 LOAN_WORLD = {"customers": 200, "days": 7, "installment_days": 1, "application_rate": 0.4,
               "txn_per_customer_day": 0.1}
-#: feature/label dates of ``loan_world``: credit_pd labels of 01-02..01-03 (and part of 01-04) have
-#: matured by the lake's horizon (the last landing day, 2026-01-07), early-warning ones of all four
+#: feature/label dates of ``loan_world``: credit_pd labels (3-day window) of 01-02..01-04 have matured
+#: by the lake's horizon (the last landing day, 2026-01-07), early-warning ones (2 days) of all four
 LOAN_DATES = [START + dt.timedelta(days=i) for i in range(1, 5)]  # 2026-01-02 .. 2026-01-05
 LOAN_LABELS_FILE = Path(__file__).with_name("loan_world_labels.yml")
 

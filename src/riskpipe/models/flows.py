@@ -53,6 +53,18 @@ class ModelSpec:
     #: the service's request_epoch_s is the event's time (a card transaction's), which training derives
     #: from the row's point in time unless the row carries it (see served_rows)
     event_epoch_request: bool = False
+    #: for a dpd label: the (min_dpd, performance_days) the generator's truth is the probability of;
+    #: under another definition it is not the label's best achievable predictor, so no ratio is reported
+    truth_dpd: tuple[int, int] | None = None
+
+    def truth_applies(self, definition: LabelDefinition) -> bool:
+        """Whether :attr:`truth_column` is the true probability of ``definition``'s label."""
+        if not self.truth_column:
+            return False
+        if self.truth_dpd is None:
+            return True
+        bad = getattr(definition.bad, "min_dpd", None)
+        return (bad, definition.performance_days) == self.truth_dpd
 
     def definition(self, settings: Settings | None = None) -> LabelDefinition:
         """The label definition in force (performance window, exclusions, table, key)."""
@@ -71,7 +83,7 @@ class ModelSpec:
 MODEL_SPECS: dict[str, ModelSpec] = {
     "credit_pd": ModelSpec(
         "credit_pd", "credit_pd_v1", "credit_pd",
-        truth_file="applications.parquet", truth_column="p_default_12m",
+        truth_file="applications.parquet", truth_column="p_default_12m", truth_dpd=(90, 365),
         monotone={"missed_payments_3m": 1, "missed_payments_6m": 1, "missed_payments_12m": 1,
                   "dpd_current": 1, "dpd_max_12m": 1, "bureau_delinquencies_24m": 1, "bureau_score": -1,
                   "on_time_ratio_3m": -1, "on_time_ratio_6m": -1, "on_time_ratio_12m": -1,
@@ -269,7 +281,10 @@ def train_from_store(
     ts = build_training_set(spec.feature_service, labels, settings=s, labels_known_by=as_of, out=out,
                             label_definition=label_facts)
     df = ts.frame
-    has_truth = attach_truth(df, spec, s)
+    has_truth = spec.truth_applies(defn) and attach_truth(df, spec, s)
+    if spec.truth_column and not spec.truth_applies(defn):
+        log.info("%s: the generator's %s is the probability of %d+ DPD within %d days, not of %s: no ratio to "
+                 "the best achievable AUC", spec.name, spec.truth_column, *spec.truth_dpd, defn.ref)
     reject.check_method(reject_inference)
     truth_path = s.ground_truth / spec.truth_file if spec.truth_file else None
     rejects, outcome = None, None
