@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from riskpipe.settings import reset_settings
-from tests.worlds import store_world, world  # noqa: F401  (session fixtures shared by the suites)
+from tests.worlds import loan_world, store_world, world  # noqa: F401  (session fixtures shared by the suites)
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379

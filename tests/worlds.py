@@ -8,6 +8,12 @@ of the feature dates ``STORE_DATES`` built and validated, fraud labels maturing 
 ``FRAUD_LABEL_DAYS`` days (configuration, as a risk team would shorten it for a fast-moving
 portfolio), Feast definitions applied: what model training and the retraining DAG read.
 
+``loan_world``: its own seven days of 200 customers whose loans perform within the week (daily
+installments, frequent applications), ingested the same way, with the feature and label tables of
+``LOAN_DATES`` built under the time-compressed label definitions of ``tests/loan_world_labels.yml``
+(``RISKPIPE_LABELS_FILE``): what credit_pd and early_warning train on (``world``'s loans are too few
+and too young for any days past due, and their packaged windows are 365 and 30 days).
+
 Generating and ingesting costs minutes on a busy machine. Opt-in cache for local iteration: with
 ``RISKPIPE_TEST_WORLD_CACHE=<dir>`` the ingested world (landing, ground truth, silver) is kept in
 ``<dir>/<key>`` and reused while the key (the world's parameters and the source of the generator,
@@ -33,6 +39,19 @@ FRAUD_LABEL_DAYS = 2
 STORE_DATES = [START + dt.timedelta(days=i) for i in range(1, 6)]  # 2026-01-02 .. 2026-01-06
 
 
+#: ``loan_world``: loans on daily installments and a customer in five applying each day, so that within
+#: seven landing days payments fall due, some go past due or stay unpaid, and labels under the
+#: time-compressed definitions of LOAN_LABELS_FILE mature (credit_pd: 2+ DPD within 3 days of the
+#: application, 1 DPD indeterminate; early_warning: 2+ DPD within 2 days)
+LOAN_WORLD = {"customers": 200, "days": 7, "installment_days": 1, "application_rate": 0.4,
+              "txn_per_customer_day": 0.1}
+#: feature/label dates of ``loan_world``: credit_pd labels (3-day window) of 01-02..01-04 have matured
+#: by the lake's horizon (the last landing day, 2026-01-07), early-warning ones (2 days) of all four
+LOAN_DATES = [START + dt.timedelta(days=i) for i in range(1, 5)]  # 2026-01-02 .. 2026-01-05
+LOAN_LABELS_FILE = Path(__file__).with_name("loan_world_labels.yml")
+LOAN_DBT_EXCLUDE = ["test_type:unit", "test_type:data,path:models/staging", "test_type:data,path:models/intermediate",
+                    "test_type:data,path:models/marts/features"]
+
 CACHE_ENV = "RISKPIPE_TEST_WORLD_CACHE"
 WORLD_PARTS = ("landing", "ground_truth", "lake/silver")
 #: fraud compressed like the loans: several % of transactions, reported 1-2 days later, so fraud
@@ -40,11 +59,11 @@ WORLD_PARTS = ("landing", "ground_truth", "lake/silver")
 WORLD_FRAUD = {"fraud_level": 4.0, "chargeback_lag_days": (1, 2)}
 
 
-def _world_key() -> str:
+def _world_key(params: str = f"{START}|{DAYS}|300|2|{WORLD_FRAUD}") -> str:
     import riskpipe
 
     root = Path(riskpipe.__file__).parent
-    h = hashlib.sha256(f"{START}|{DAYS}|300|2|{WORLD_FRAUD}".encode())
+    h = hashlib.sha256(params.encode())
     for sub in ("sources", "ingest", "transforms", "spark"):
         for f in sorted((root / sub).rglob("*")):
             if f.suffix in (".py", ".yml"):
@@ -57,10 +76,19 @@ def _copy_world(src: Path, dst: Path) -> None:
         shutil.copytree(src / part, dst / part)
 
 
+def _ingest_all(s, spark, days: int) -> None:  # noqa: ANN001
+    from riskpipe.ingest.pipeline import ORDER, ingest_day
+
+    for i in range(days):
+        day = START + dt.timedelta(days=i)
+        for source in ORDER:
+            if (s.landing / source / f"dt={day.isoformat()}").is_dir():
+                ingest_day(source, day, settings=s, spark=spark)
+
+
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory, spark):
     """Settings of a data dir whose silver holds the ingested world (see module doc)."""
-    from riskpipe.ingest.pipeline import ORDER, ingest_day
     from riskpipe.settings import load_settings, reset_settings
     from riskpipe.sources.generator import generate
 
@@ -80,11 +108,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, spark):
             return
         generate(customers=300, days=DAYS, start=START, installment_days=2, **WORLD_FRAUD,
                  landing=s.landing, ground_truth=s.ground_truth)
-        for i in range(DAYS):
-            day = START + dt.timedelta(days=i)
-            for source in ORDER:
-                if (s.landing / source / f"dt={day.isoformat()}").is_dir():
-                    ingest_day(source, day, settings=s, spark=spark)
+        _ingest_all(s, spark, DAYS)
         if cache is not None:
             shutil.rmtree(cache, ignore_errors=True)
             _copy_world(data, cache)
@@ -118,6 +142,50 @@ def store_world(world, tmp_path_factory: pytest.TempPathFactory, spark):
             build_indicators(day, s)
             build_graph(day, settings=s, spark=spark)
             validate_features(day, settings=s, spark=spark, require=True)
+        apply_definitions(get_store(s), settings=s)
+    reset_settings()
+    return s
+
+
+@pytest.fixture(scope="session")
+def loan_world(tmp_path_factory: pytest.TempPathFactory, spark):
+    """Settings of a data dir with a generated, ingested world in which loans perform (see module doc):
+    dbt feature and label tables of LOAN_DATES under the label definitions of LOAN_LABELS_FILE, graph
+    features, Feast definitions applied. The settings carry ``labels_file``; a test that builds or
+    trains through the environment sets ``RISKPIPE_LABELS_FILE`` to the same file."""
+    from riskpipe.features.store import apply_definitions, get_store
+    from riskpipe.indicators.build import build_indicators
+    from riskpipe.indicators.graph import build_graph
+    from riskpipe.settings import load_settings, reset_settings
+    from riskpipe.sources.generator import DefectRates, generate
+
+    data = tmp_path_factory.mktemp("loan_world") / "data"
+    cache = (Path(os.environ[CACHE_ENV]) / _world_key(f"loans|{START}|{LOAN_WORLD}")
+             if os.environ.get(CACHE_ENV) else None)
+    with pytest.MonkeyPatch.context() as mp:
+        for k in list(os.environ):
+            if k.startswith("RISKPIPE_"):
+                mp.delenv(k)
+        mp.setenv("RISKPIPE_DATA_DIR", str(data))
+        mp.setenv("RISKPIPE_LABELS_FILE", str(LOAN_LABELS_FILE))
+        reset_settings()
+        s = load_settings(spark_master="local[2]", spark_shuffle_partitions=2, spark_driver_memory="2g")
+        if cache is not None and (cache / "COMPLETE").is_file():
+            _copy_world(cache, data)
+        else:
+            generate(start=START, defects=DefectRates.clean(), landing=s.landing, ground_truth=s.ground_truth,
+                     **LOAN_WORLD)
+            _ingest_all(s, spark, LOAN_WORLD["days"])
+            if cache is not None:
+                shutil.rmtree(cache, ignore_errors=True)
+                _copy_world(data, cache)
+                (cache / "COMPLETE").write_text("ok")
+        for day in LOAN_DATES:
+            # every table, and the label tables' dbt data tests (here under the file's definitions);
+            # the other data tests and the unit tests are definition-independent and run on the
+            # builds of store_world and of tests/indicators: repeating them would double the cost
+            build_indicators(day, s, exclude=LOAN_DBT_EXCLUDE)
+            build_graph(day, settings=s, spark=spark)
         apply_definitions(get_store(s), settings=s)
     reset_settings()
     return s

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # dbt
     dbt_target: DbtTarget | None = Field(None, description="local (duckdb) or cluster (spark); default by mode")
     dbt_threads: int = Field(2, ge=1)
+    labels_file: Path | None = Field(
+        None, description="label definitions (bad event, windows, exclusions; validated, and their content "
+        "hash is recorded on every model trained with them); default: the packaged riskpipe/models/labels.yml")
     fraud_label_days: int | None = Field(
         None, ge=1, le=365, description="overrides the fraud label's performance window of "
         "riskpipe/models/labels.yml (days after a transaction by which its fraud chargeback counts as reported)")
@@ -121,6 +124,15 @@ class Settings(BaseSettings):
         v = v.upper()
         if v not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return v
+
+    @field_validator("labels_file")
+    @classmethod
+    def _labels_file(cls, v: Path | None) -> Path | None:
+        # a path only (the content is validated where it is read: riskpipe.models.labels names the
+        # file and every bad field); a missing file is refused here, naming the variable
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"no label definitions file at {v}")
         return v
 
     @field_validator("spark_master")

@@ -132,3 +132,83 @@ def test_cli_refuses_an_undeclared_label_definition(riskpipe_env, tmp_path):
     res = CliRunner().invoke(app, ["train", "--model", "fraud", "--start", "2026-01-01", "--end", "2026-01-02",
                                    "--label-definition", "fraud"])
     assert res.exit_code != 0 and "--label-definition is for --table" in str(res.exception)
+
+
+def test_labels_file_setting_replaces_the_packaged_definitions(riskpipe_env, tmp_path, monkeypatch):
+    """RISKPIPE_LABELS_FILE: validated like the packaged file, read by dbt vars and training alike, and
+    its content (not its name) gives the hash; RISKPIPE_FRAUD_LABEL_DAYS still applies on top."""
+    from riskpipe.settings import SettingsError, reset_settings
+
+    packaged_defs = label_definition("credit_pd", load_settings())
+    (tmp_path / "same").mkdir()
+    same = write(tmp_path / "same", packaged())
+    monkeypatch.setenv("RISKPIPE_LABELS_FILE", str(same))
+    reset_settings()
+    assert label_definition("credit_pd", load_settings()).content_hash == packaged_defs.content_hash
+
+    doc = packaged()
+    doc["labels"]["credit_pd"].update(performance_days=3, bad={"event": "dpd", "min_dpd": 2},
+                                      exclusions={"indeterminate": {"min_dpd": 1}})
+    doc["labels"]["early_warning"].update(performance_days=2, version=2)
+    short = write(tmp_path, doc)
+    monkeypatch.setenv("RISKPIPE_LABELS_FILE", str(short))
+    reset_settings()
+    s = load_settings()
+    assert s.labels_file == short
+    cp, ew = label_definition("credit_pd", s), label_definition("early_warning", s)
+    assert (cp.performance_days, cp.bad.min_dpd, cp.exclusions.indeterminate.min_dpd) == (3, 2, 1)
+    assert cp.version == 1 and cp.content_hash != packaged_defs.content_hash  # same version, other content
+    assert ew.tags()["label_definition_version"] == "2"
+    assert dbt_vars(s) == {
+        "credit_pd_performance_days": 3, "credit_pd_bad_dpd": 2, "credit_pd_indeterminate_min_dpd": 1,
+        "early_warning_performance_days": 2, "early_warning_bad_dpd": 30, "fraud_performance_days": 90}
+    assert dbt_vars(load_settings(fraud_label_days=4))["fraud_performance_days"] == 4
+    # the default settings object (what the CLI and DAG tasks use) follows the variable
+    from riskpipe.models.labels import label_definitions
+
+    assert label_definitions()["credit_pd"] == cp
+    # an edit of the file is seen without a restart (another content, another hash)
+    doc["labels"]["credit_pd"]["performance_days"] = 4
+    short.write_text(yaml.safe_dump(doc) + "\n# edited\n")
+    assert label_definition("credit_pd", s).performance_days == 4
+
+    # a file that breaks a rule is refused naming the file and the field
+    doc["labels"]["credit_pd"]["exclusions"]["indeterminate"]["min_dpd"] = 2
+    short.write_text(yaml.safe_dump(doc))
+    with pytest.raises(LabelConfigError) as err:
+        label_definition("credit_pd", s)
+    assert str(short) in str(err.value) and "must be below bad.min_dpd" in str(err.value)
+    write(tmp_path, packaged())
+    with pytest.raises(LabelConfigError, match=f"unknown label definition 'pd'; declared in {short}"):
+        label_definition("pd", s)
+    # a missing file is refused when the settings are read, naming the variable
+    monkeypatch.setenv("RISKPIPE_LABELS_FILE", str(tmp_path / "nope.yml"))
+    with pytest.raises(SettingsError, match="RISKPIPE_LABELS_FILE"):
+        load_settings()
+
+
+def test_label_partitions_record_their_definition_and_training_refuses_another(riskpipe_env, tmp_path, monkeypatch):
+    """The dbt build records the definition each label partition was built under; training checks it."""
+    from riskpipe.models.labels import built_record_path, check_built, record_built
+
+    s = load_settings()
+    day, other_day = dt.date(2026, 1, 2), dt.date(2026, 1, 3)
+    path = record_built(s, "label_credit_pd", day)
+    assert path == built_record_path(s, "label_credit_pd", day) and path.is_file()
+    packaged_cp = label_definition("credit_pd", s)
+    check_built(packaged_cp, [day], s)  # built and trained under the same definition
+    with pytest.raises(LabelConfigError, match=r"no record of the label definition partitions 2026-01-03"):
+        check_built(packaged_cp, [day, other_day], s)
+
+    doc = packaged()
+    doc["labels"]["credit_pd"]["performance_days"] = 180
+    s2 = load_settings(labels_file=write(tmp_path, doc))
+    with pytest.raises(LabelConfigError) as err:
+        check_built(label_definition("credit_pd", s2), [day], s2)
+    text = str(err.value)
+    assert "built under another label definition" in text and packaged_cp.content_hash in text
+    assert "packaged labels.yml" in text and str(tmp_path / "labels.yml") in text
+    # the fraud override is part of the definition too
+    record_built(s, "label_fraud", day)
+    with pytest.raises(LabelConfigError, match="another label definition"):
+        check_built(label_definition("fraud", load_settings(fraud_label_days=2)), [day], s)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
@@ -270,6 +271,18 @@ def test_scales_with_customers(tmp_path: Path) -> None:
     big = _gen(tmp_path / "b", customers=400, days=2, defects=DefectRates.clean())
     assert 2.5 < big.rows["transactions"] / small.rows["transactions"] < 6
     assert np.isclose(big.rows["customers"] / small.rows["customers"], 4, rtol=0.2)
+
+
+def test_application_rate_sets_the_applications_per_customer_day(tmp_path: Path) -> None:
+    base = _gen(tmp_path / "base", customers=200, days=3, defects=DefectRates.clean())
+    busy = _gen(tmp_path / "busy", customers=200, days=3, defects=DefectRates.clean(), application_rate=0.25)
+    assert base.rows["applications"] < 15  # the default 0.004: about one a day
+    assert 0.2 * 200 * 3 < busy.rows["applications"] < 0.3 * 200 * 3
+    apps = pd.read_parquet(tmp_path / "busy" / "gt" / "applications.parquet")
+    assert len(apps) == busy.rows["applications"] and set(apps["decision"]) == {"approved", "declined"}
+    for bad in (0.0, 1.5):
+        with pytest.raises(ConfigError, match="application_rate"):
+            _gen(tmp_path / "bad", customers=50, days=1, application_rate=bad)
 
 
 def test_byte_built_text_matches_python_formatting() -> None:

@@ -69,6 +69,7 @@ def test_production_without_pii_key_names_the_variable(riskpipe_env, monkeypatch
         ("RISKPIPE_LOG_LEVEL", "LOUD", "RISKPIPE_LOG_LEVEL"),
         ("RISKPIPE_SPARK_CONF", "not json", "RISKPIPE_SPARK_CONF"),
         ("RISKPIPE_FEAST_ONLINE_STORE", "dynamodb", "RISKPIPE_FEAST_ONLINE_STORE"),
+        ("RISKPIPE_LABELS_FILE", "/nonexistent/labels.yml", "RISKPIPE_LABELS_FILE"),
     ],
 )
 def test_bad_values_name_the_variable(riskpipe_env, monkeypatch, var, value, needle) -> None:

@@ -168,6 +168,8 @@ def build_indicators(
     seconds = time.perf_counter() - t0
 
     nodes = _collect(res, s, day)
+    if s.dbt is not DbtTarget.cluster:  # written in place: rewritten even when a later test fails
+        _record_label_definitions(s, day, nodes)
     failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
     if res.exception is not None or failed or not res.success:
         detail = "; ".join(f"{n.resource_type} {n.name}: {n.status} {n.message}".strip() for n in failed)
@@ -178,6 +180,7 @@ def build_indicators(
             f"(dbt log: {run_dir / 'logs' / 'dbt.log'})")
     if s.dbt is DbtTarget.cluster:
         nodes = _publish_spark_partitions(s, day, nodes)
+        _record_label_definitions(s, day, nodes)
     for table in TABLES:
         path = partition_path(s, table, day)
         if (select is None) and not path.is_file():
@@ -216,6 +219,16 @@ def _collect(res: Any, s: Settings, day: dt.date) -> list[NodeResult]:
                                 seconds=float(r.execution_time or 0.0), message=str(r.message or ""),
                                 rows=rows, path=path))
     return nodes
+
+
+def _record_label_definitions(s: Settings, day: dt.date, nodes: list[NodeResult]) -> None:
+    """Each label partition written gets a record of the definition it was built under
+    (riskpipe.models.labels.record_built); training refuses partitions of another definition."""
+    from riskpipe.models.labels import record_built
+
+    for n in nodes:
+        if n.resource_type == "model" and n.name in LABEL_TABLES and n.status == "success" and n.path:
+            record_built(s, n.name, day)
 
 
 def _parquet_rows(path: Path) -> int:

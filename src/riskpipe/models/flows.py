@@ -26,7 +26,14 @@ import pandas as pd
 from riskpipe.atomic import write_atomic
 from riskpipe.features.tables import DATA_FILE, PARTITION_KEY
 from riskpipe.models.config import MODEL_NAMES
-from riskpipe.models.labels import LabelConfigError, LabelDefinition, label_definition, training_rows
+from riskpipe.models.labels import (
+    LabelConfigError,
+    LabelDefinition,
+    check_built,
+    definitions_file,
+    label_definition,
+    training_rows,
+)
 from riskpipe.models.train import TrainInputError, TrainResult, train_model
 from riskpipe.settings import Settings, get_settings
 
@@ -46,6 +53,18 @@ class ModelSpec:
     #: the service's request_epoch_s is the event's time (a card transaction's), which training derives
     #: from the row's point in time unless the row carries it (see served_rows)
     event_epoch_request: bool = False
+    #: for a dpd label: the (min_dpd, performance_days) the generator's truth is the probability of;
+    #: under another definition it is not the label's best achievable predictor, so no ratio is reported
+    truth_dpd: tuple[int, int] | None = None
+
+    def truth_applies(self, definition: LabelDefinition) -> bool:
+        """Whether :attr:`truth_column` is the true probability of ``definition``'s label."""
+        if not self.truth_column:
+            return False
+        if self.truth_dpd is None:
+            return True
+        bad = getattr(definition.bad, "min_dpd", None)
+        return (bad, definition.performance_days) == self.truth_dpd
 
     def definition(self, settings: Settings | None = None) -> LabelDefinition:
         """The label definition in force (performance window, exclusions, table, key)."""
@@ -64,7 +83,7 @@ class ModelSpec:
 MODEL_SPECS: dict[str, ModelSpec] = {
     "credit_pd": ModelSpec(
         "credit_pd", "credit_pd_v1", "credit_pd",
-        truth_file="applications.parquet", truth_column="p_default_12m",
+        truth_file="applications.parquet", truth_column="p_default_12m", truth_dpd=(90, 365),
         monotone={"missed_payments_3m": 1, "missed_payments_6m": 1, "missed_payments_12m": 1,
                   "dpd_current": 1, "dpd_max_12m": 1, "bureau_delinquencies_24m": 1, "bureau_score": -1,
                   "on_time_ratio_3m": -1, "on_time_ratio_6m": -1, "on_time_ratio_12m": -1,
@@ -224,6 +243,7 @@ def train_from_store(
     defn = spec.definition(s)
     labels, parts = read_labels(spec, first, last, s)
     try:
+        check_built(defn, [dt.date.fromisoformat(p.split("=", 1)[1]) for p in parts], s)
         labels, counts = training_rows(defn, labels, as_of)
     except LabelConfigError as err:
         raise TrainInputError(str(err)) from None
@@ -242,7 +262,8 @@ def train_from_store(
     population = population or mset.train_population
     if population not in TRAIN_POPULATIONS:
         raise TrainInputError(f"unknown training population {population!r}; one of {', '.join(TRAIN_POPULATIONS)}")
-    label_facts: dict[str, Any] = {**defn.manifest(), "label_rows": counts, "population": population}
+    label_facts: dict[str, Any] = {**defn.manifest(), "file": definitions_file(s), "label_rows": counts,
+                                   "population": population}
     suffix = ""
     if population == "served":
         labels, served = served_rows(spec, labels, s, dt.timedelta(hours=mset.served_max_lag_hours), as_of)
@@ -260,7 +281,10 @@ def train_from_store(
     ts = build_training_set(spec.feature_service, labels, settings=s, labels_known_by=as_of, out=out,
                             label_definition=label_facts)
     df = ts.frame
-    has_truth = attach_truth(df, spec, s)
+    has_truth = spec.truth_applies(defn) and attach_truth(df, spec, s)
+    if spec.truth_column and not spec.truth_applies(defn):
+        log.info("%s: the generator's %s is the probability of %d+ DPD within %d days, not of %s: no ratio to "
+                 "the best achievable AUC", spec.name, spec.truth_column, *spec.truth_dpd, defn.ref)
     reject.check_method(reject_inference)
     truth_path = s.ground_truth / spec.truth_file if spec.truth_file else None
     rejects, outcome = None, None
@@ -293,8 +317,15 @@ def train_from_store(
 
         client = configure_mlflow(s)
         client.log_artifact(r.parent_run_id, str(ts.manifest_path), "training_set")
+        # what the label definition left out, queryable without opening the manifest
+        row_tags = {f"label_rows_{k}": str(v) for k, v in counts.items()}
+        for run_id in (r.parent_run_id, *(c.run_id for c in r.candidates.values() if c.run_id)):
+            for k, v in row_tags.items():
+                client.set_tag(run_id, k, v)
         for c in r.candidates.values():
             if c.version:
+                for k, v in row_tags.items():
+                    client.set_model_version_tag(spec.name, c.version, k, v)
                 client.set_model_version_tag(spec.name, c.version, "labels_known_by", as_of.isoformat())
                 client.set_model_version_tag(spec.name, c.version, "training_population", population)
                 client.set_model_version_tag(spec.name, c.version, "training_set_manifest",

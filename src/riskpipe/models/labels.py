@@ -8,6 +8,10 @@ name, version and a hash of its content, so an edit without a version bump is vi
 
 The shape of each label (which bad event, which exclusions) is implemented by its dbt model; the
 file sets their parameters. A definition the SQL cannot honour is refused, never silently ignored.
+
+The packaged ``labels.yml`` is in force unless ``RISKPIPE_LABELS_FILE`` names another file (a team's
+own windows, or a time-compressed world's): it is validated by the same rules, read by the dbt build
+and by training alike, and its content gives the hash, so a model trained under it says so.
 """
 
 from __future__ import annotations
@@ -199,24 +203,98 @@ def _packaged() -> LabelsConfig:
     return load_label_definitions()
 
 
+@functools.cache
+def _from_file(path: str, mtime_ns: int, size: int) -> LabelsConfig:
+    # keyed by the file's stat too: an edited file is read again, an unchanged one once
+    return load_label_definitions(Path(path))
+
+
+def _in_force(path: Path | None) -> LabelsConfig:
+    if path is None:
+        return _packaged()
+    try:
+        st = Path(path).stat()
+    except OSError as err:
+        raise LabelConfigError(f"cannot read label definitions {path} (RISKPIPE_LABELS_FILE): {err}") from None
+    return _from_file(str(path), st.st_mtime_ns, st.st_size)
+
+
 def label_definitions(settings: Settings | None = None) -> dict[str, LabelDefinition]:
-    """The definitions in force: the packaged file, with the fraud performance window overridden by
-    ``RISKPIPE_FRAUD_LABEL_DAYS`` when set (the hash then shows the override)."""
+    """The definitions in force: ``RISKPIPE_LABELS_FILE`` (validated like the packaged file) or the
+    packaged ``labels.yml``, with the fraud performance window overridden by
+    ``RISKPIPE_FRAUD_LABEL_DAYS`` when set. The content hash follows what is in force: another
+    file's definition, or the override, gives another hash (the same content, the same hash)."""
     from riskpipe.settings import get_settings
 
     s = settings or get_settings()
-    defs = dict(_packaged().labels)
+    defs = dict(_in_force(s.labels_file).labels)
     if s.fraud_label_days is not None:
         defs["fraud"] = defs["fraud"].model_copy(update={"performance_days": s.fraud_label_days})
     return defs
 
 
+def definitions_file(settings: Settings | None = None) -> str:
+    """Where the definitions in force come from (recorded in training set manifests)."""
+    from riskpipe.settings import get_settings
+
+    path = (settings or get_settings()).labels_file
+    return str(Path(path).resolve()) if path is not None else f"packaged {LABELS_FILE}"
+
+
+def built_record_path(settings: Settings, table: str, day: dt.date) -> Path:
+    """``<runs>/label_definitions/<table>/dt=<day>.json``: the definition a label partition was built under."""
+    return settings.runs / "label_definitions" / table / f"dt={day.isoformat()}.json"
+
+
+def record_built(settings: Settings, table: str, day: dt.date) -> Path:
+    """Record which definition the label partition ``table``/``day`` was just built under (the dbt build
+    calls this for every label table it wrote), so training can refuse labels of another definition."""
+    from riskpipe.atomic import write_atomic
+
+    defn = next(d for d in label_definitions(settings).values() if d.table == table)
+    body = json.dumps({**defn.manifest(), "file": definitions_file(settings)}, indent=2, sort_keys=True)
+    return write_atomic(built_record_path(settings, table, day), lambda tmp: tmp.write_text(body))
+
+
+def check_built(definition: LabelDefinition, days: list[dt.date], settings: Settings) -> None:
+    """Refuse label partitions built under another definition than ``definition`` (another file, an
+    edit, another RISKPIPE_FRAUD_LABEL_DAYS) or whose definition was never recorded: their bad,
+    indeterminate and maturity rules are not the ones training would apply."""
+    other, unknown = [], []
+    for day in days:
+        path = built_record_path(settings, definition.table, day)
+        try:
+            built = json.loads(path.read_text())
+        except FileNotFoundError:
+            unknown.append(day.isoformat())
+            continue
+        except (OSError, ValueError) as err:
+            raise LabelConfigError(f"{definition.table} dt={day}: unreadable build record {path}: {err}") from None
+        if built.get("content_hash") != definition.content_hash:
+            other.append(f"dt={day} ({built.get('name')} v{built.get('version')} ({built.get('content_hash')}) "
+                         f"from {built.get('file')})")
+    if other:
+        raise LabelConfigError(
+            f"{definition.table}: partitions built under another label definition than the one in force, "
+            f"{definition.ref} from {definitions_file(settings)}: {'; '.join(other)}. Rebuild them with "
+            "`riskpipe indicators` under the same RISKPIPE_LABELS_FILE / RISKPIPE_FRAUD_LABEL_DAYS, or train "
+            "under the definitions they were built with")
+    if unknown:
+        raise LabelConfigError(
+            f"{definition.table}: no record of the label definition partitions {', '.join(unknown)} were built "
+            f"under (expected under {settings.runs / 'label_definitions' / definition.table}); rebuild them "
+            "with `riskpipe indicators`")
+
+
 def label_definition(name: str, settings: Settings | None = None) -> LabelDefinition:
+    from riskpipe.settings import get_settings
+
     defs = label_definitions(settings)
     try:
         return defs[name]
     except KeyError:
-        raise LabelConfigError(f"unknown label definition {name!r}; declared in {LABELS_FILE}: "
+        where = (settings or get_settings()).labels_file or LABELS_FILE
+        raise LabelConfigError(f"unknown label definition {name!r}; declared in {where}: "
                                f"{', '.join(defs)}") from None
 
 

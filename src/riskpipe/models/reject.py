@@ -52,6 +52,7 @@ class RejectSet:
     X_train: pd.DataFrame
     X_oot: pd.DataFrame
     outcome_oot: np.ndarray | None  # their true 0/1 outcome (synthetic worlds), else None
+    rows_train: pd.DataFrame | None = None  # the rows of X_train as given (keys, time), for the audit table
 
 
 def split_rejects(
@@ -75,7 +76,9 @@ def split_rejects(
     outcome = None
     if outcome_column is not None:
         outcome = _check_label(rejects, outcome_column, where)[oot]
-    return RejectSet(X[~oot].reset_index(drop=True), X[oot].reset_index(drop=True), outcome)
+    given = rejects.drop(columns=[c for c in (label, outcome_column) if c], errors="ignore")
+    return RejectSet(X[~oot].reset_index(drop=True), X[oot].reset_index(drop=True), outcome,
+                     given[~oot].reset_index(drop=True))
 
 
 def fuzzy_augment(X: pd.DataFrame, p_bad: np.ndarray, reject_weight: float = 1.0,
@@ -90,6 +93,15 @@ def fuzzy_augment(X: pd.DataFrame, p_bad: np.ndarray, reject_weight: float = 1.0
     y = np.concatenate([np.ones(len(X)), np.zeros(len(X))])
     w = reject_weight * np.concatenate([p, 1.0 - p])
     return Xa, y, w
+
+
+def augmented_rows(accepts_only: RiskEstimator, rs: RejectSet, reject_weight: float) -> pd.DataFrame:
+    """What fuzzy augmentation adds to the training data, for the record: each declined row of the
+    training window (as given: keys, time, features) twice, with its inferred ``label`` (1, then 0)
+    and ``sample_weight`` (``w * p``, ``w * (1 - p)``, ``p`` the accepts-only model's PD)."""
+    rows = rs.rows_train if rs.rows_train is not None else rs.X_train
+    Xa, y, w = fuzzy_augment(rows, accepts_only.predict_proba(rs.X_train), reject_weight)
+    return Xa.assign(label=y.astype(int), sample_weight=w)
 
 
 def fit_fuzzy(fit: Fit, accepts_only: RiskEstimator, Xtr: pd.DataFrame, ytr: np.ndarray, X_rej: pd.DataFrame,

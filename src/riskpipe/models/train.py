@@ -26,6 +26,8 @@ from riskpipe.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
+#: per candidate run with fuzzy reject inference: the declined rows added to its training data
+AUGMENTED_ARTIFACT = "reject_inference/augmented_declined.parquet"
 KEY_COLUMN = re.compile(r"(^id$|_id$|^id_|_key$|_token$)", re.IGNORECASE)
 
 
@@ -47,6 +49,7 @@ class Candidate:
     model_uri: str | None = None
     card_markdown: str = ""
     ttd_metrics: dict[str, float] = field(default_factory=dict)  # through-the-door AUCs (reject.py)
+    augmented: pd.DataFrame | None = None  # fuzzy reject inference: the declined rows it trained on (weighted)
 
 
 @dataclass
@@ -305,6 +308,7 @@ def train_model(
     }
     ests: dict[str, RiskEstimator] = {kind: fit(Xtr, ytr, None) for kind, fit in fits.items()}
     ttd: dict[str, dict[str, float]] = {}
+    augmented: dict[str, pd.DataFrame] = {}
     compare = rs is not None and outcome is not None
     if rs is not None and reject_inference == "none" and not compare:
         log.warning("%s: declined applications given without reject inference or their outcome: not used", where)
@@ -314,12 +318,14 @@ def train_model(
             ttd = {kind: ri.ttd_metrics({ri.NO_RI: ests[kind], "fuzzy": fuzzy[kind]}, Xoot, outcome[oot], rs)
                    for kind in fits}
         if reject_inference == "fuzzy":
+            augmented = {kind: ri.augmented_rows(ests[kind], rs, reject_weight) for kind in fits}
             ests = fuzzy
     cands: dict[str, Candidate] = {}
     evals: dict[str, tuple] = {}
     for kind, est in ests.items():
         m_oot, m_tr, ps, p_oot, s_tr, s_oot = _evaluate(est, Xtr, ytr, Xoot, yoot, truth)
-        cands[kind] = Candidate(kind, est, m_oot, m_tr, ps, ttd_metrics=ttd.get(kind, {}))
+        cands[kind] = Candidate(kind, est, m_oot, m_tr, ps, ttd_metrics=ttd.get(kind, {}),
+                                augmented=augmented.get(kind))
         evals[kind] = (p_oot, s_tr, s_oot)
         log.info("%s: OOT AUC %.4f KS %.4f score PSI %.4f", kind, m_oot["auc"], m_oot["ks"], ps["score"])
     best = "lightgbm" if cands["lightgbm"].oot_metrics["auc"] > cands["scorecard"].oot_metrics["auc"] else "scorecard"
@@ -437,6 +443,9 @@ def _log_to_mlflow(
                                                    encoding="utf-8")
                 mlflow.log_artifact(str(d / "model_card.md"))
                 mlflow.log_artifact(str(d / "model_card.html"))
+                if c.augmented is not None:
+                    c.augmented.to_parquet(d / Path(AUGMENTED_ARTIFACT).name, index=False)
+                    mlflow.log_artifact(str(d / Path(AUGMENTED_ARTIFACT).name), Path(AUGMENTED_ARTIFACT).parent.as_posix())
                 if kind == "scorecard":
                     est.table().to_csv(d / "scorecard.csv", index=False)
                     mlflow.log_artifact(str(d / "scorecard.csv"))

@@ -935,6 +935,7 @@ def generate(
     sources: SourcesConfig | None = None,
     fraud_level: float = 0.0,
     chargeback_lag_days: tuple[int, int] = (7, 60),
+    application_rate: float = 0.004,
 ) -> GenerationSummary:
     """Generate ``days`` landing partitions from ``start`` for ``customers`` customers (see module doc)."""
     from riskpipe.settings import get_settings
@@ -943,12 +944,15 @@ def generate(
         raise ConfigError("generate needs at least 10 customers and 1 day")
     if installment_days < 1 or txn_per_customer_day < 0:
         raise ConfigError("installment_days must be >= 1 and txn_per_customer_day >= 0")
+    if not 0 < application_rate <= 1:
+        raise ConfigError(f"application_rate must be in (0, 1] (applications per customer per day), got {application_rate}")
     if not 0 <= chargeback_lag_days[0] <= chargeback_lag_days[1]:
         raise ConfigError(f"chargeback_lag_days must be (min, max) with 0 <= min <= max, got {chargeback_lag_days}")
     s = get_settings()
     cfg = GeneratorConfig(customers=customers, days=days, start=start, seed=seed,
                           txn_per_customer_day=txn_per_customer_day, installment_days=installment_days,
                           fraud_level=fraud_level, chargeback_lag_days=tuple(chargeback_lag_days),
+                          application_rate=application_rate,
                           defects=defects if defects is not None else DefectRates())
     gen = Generator(cfg, landing or s.landing, ground_truth or s.ground_truth, sources)
     log.info("generating %d customers x %d days from %s (seed %d)", customers, days, start, seed)
