@@ -25,11 +25,18 @@ from tests.worlds import FRAUD_LABEL_DAYS, STORE_DATES
 
 @pytest.fixture
 def store_env(store_world, tmp_path, monkeypatch):
-    """store_world's lake with a private MLflow store per test."""
+    """store_world's lake with a private MLflow store per test; batch scores the test writes into the
+    shared lake are removed after it (their model versions are this test's MLflow's, not the next one's)."""
+    import shutil
+
     monkeypatch.setenv("RISKPIPE_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("RISKPIPE_MLFLOW_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
-    return store_world.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
-                                          "mlflow_artifact_root": str(tmp_path / "artifacts")})
+    scores = store_world.lake / "scores"
+    had_scores = scores.exists()
+    yield store_world.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+                                         "mlflow_artifact_root": str(tmp_path / "artifacts")})
+    if not had_scores:
+        shutil.rmtree(scores, ignore_errors=True)
 
 
 def test_fraud_trains_on_its_feature_service_with_matured_labels_only(store_env):
