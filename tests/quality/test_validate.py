@@ -5,6 +5,7 @@ Defects are injected into real silver partitions with Spark (the frame is valida
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -224,3 +225,22 @@ def test_data_docs_keep_only_the_newest_runs_per_dataset(lake, spark, tmp_path) 
     assert listed == {p.name for p in kept}
     assert sorted(p.relative_to(docs) for p in (docs / "_results").glob("*/*/*")
                   if p.parent.parent.name != "customers") == others
+
+
+def test_a_parquet_read_validated_without_cache_gives_the_cached_results(lake, spark, tmp_path) -> None:
+    """validate_dataset and the ingest gate validate a Parquet read without persisting it (each GX job
+    re-reads the files); verdict, counts and failing-key samples are those of the cached path."""
+    df = DEFECTS["out_of_range"][1](read_partition(spark, lake, "transactions"))
+    df = df.unionByName(df.filter(_first_rows("txn_id", 2)))  # 4 unexpected rows: all in the sample
+    df.write.parquet(str(tmp_path / "transactions"))
+    on_disk = spark.read.parquet(str(tmp_path / "transactions"))
+    cached = validate_frame("transactions", LAST, on_disk, lake.settings)
+    uncached = validate_frame("transactions", LAST, on_disk, lake.settings, cache=False)
+    assert not uncached.passed and set(uncached.failed_checks) == {"unique", "range:amount"}, uncached.message
+    assert uncached.rows == cached.rows
+    assert len(uncached.checks) == len(cached.checks) == 49
+
+    def comparable(r):
+        return [{**dataclasses.asdict(c), "sample": sorted(c.sample)} for c in r.checks]
+
+    assert comparable(uncached) == comparable(cached)

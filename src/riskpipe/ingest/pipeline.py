@@ -332,7 +332,8 @@ def default_gate(settings: Settings | None = None) -> Callable[[str, dt.date, Da
 
     if settings is None:
         return gate
-    return lambda source, day, df: validate_frame(source, day, df, settings)
+    # df is the plain Parquet read of the staged partitions: re-read per GX job, not cached
+    return lambda source, day, df: validate_frame(source, day, df, settings, cache=False)
 
 
 def pause_point(name: str, s: Settings) -> None:

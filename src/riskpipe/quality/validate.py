@@ -321,8 +321,18 @@ def validate_frame(
     settings: Settings | None = None,
     *,
     spec_dir: Path | None = None,
+    cache: bool = True,
 ) -> ValidationResult:
-    """Validate ``df`` (one or more partitions of ``dataset``) for ``day``; see the module doc."""
+    """Validate ``df`` (one or more partitions of ``dataset``) for ``day``; see the module doc.
+
+    GX evaluates a suite in several Spark jobs (one aggregation per domain, one count per
+    expectation Spark cannot aggregate: uniqueness, column pairs). ``cache`` says whether the
+    prepared frame is persisted for them. Keep it for a frame built by transformations: each job would
+    recompute it, and a nondeterministic one would not even be the same frame twice. Turn it off for a
+    plain Parquet read of published or staged files (:func:`validate_dataset`, the ingest gate): each
+    job then reads only the columns it needs, which is cheaper than building an in-memory copy of every
+    column first (bench_validate: 2M rows, 22.6 s cached vs 9.9 s not, one hand pass 9.4 s).
+    """
     from pyspark.sql import functions as F
 
     from riskpipe.quality.baselines import DERIVED_PREFIX, add_reference_columns, compute_baseline
@@ -352,7 +362,8 @@ def validate_frame(
         extra.append(derived_event_date(spec))
     prepared, ref_notes = add_reference_columns(spec, prepared, day, s, spark)
     extra += [c for c in prepared.columns if c.startswith(DERIVED_PREFIX) and c not in extra]
-    prepared = prepared.cache()
+    if cache:
+        prepared = prepared.cache()
     try:
         rows = prepared.count()
         inputs = SuiteInputs(day=day, current_partition=current, partitions_in_frame=len(partitions),
@@ -370,7 +381,8 @@ def validate_frame(
             ctx = _context(str(docs_dir))
             vr, detail = _validate_gx(ctx, spec, suite, prepared, index_cols, f"{dataset}-{day.isoformat()}")
     finally:
-        prepared.unpersist()
+        if cache:
+            prepared.unpersist()
     checks = _check_results(vr, keys, detail)
     passed = not any(not c.success and c.severity == "error" for c in checks)
     warnings = [c.describe() for c in checks if not c.success and c.severity == "warning"]
@@ -424,9 +436,11 @@ def validate_dataset(
         raise PartitionMissing(f"{dataset}: no published partition for {day} ({folder} is missing or empty)")
     spark = spark or get_spark(f"riskpipe-validate-{dataset}", s)
     df = spark.read.option("basePath", str(root)).parquet(str(folder))
-    return validate_frame(dataset, day, df, s, spec_dir=spec_dir)
+    return validate_frame(dataset, day, df, s, spec_dir=spec_dir, cache=False)
 
 
 def gate(source: str, day: dt.date, df: DataFrame) -> ValidationResult:
-    """The ingest gate: ``ingest_day(..., gate=gate)`` publishes only if ``.passed``."""
-    return validate_frame(source, day, df)
+    """The ingest gate: ``ingest_day(..., gate=gate)`` publishes only if ``.passed``.
+
+    ``df`` is the plain Parquet read of the staged partitions: validated without an in-memory copy."""
+    return validate_frame(source, day, df, cache=False)
