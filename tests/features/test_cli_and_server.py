@@ -37,6 +37,21 @@ def cli_repo(tmp_path_factory):
     return repo, env, project, data_dir
 
 
+def wait_healthy(server: subprocess.Popen, base: str, log_path, what: str, limit_s: float = 240) -> None:
+    """Until the feature server at ``base`` answers /health; fails with its log if it exits first, or
+    after ``limit_s`` (a bound on start-up, not a measurement)."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        assert server.poll() is None, log_path.read_text()[-3000:]
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"{what} did not come up"
+        time.sleep(1)
+
+
 def _invoke(monkeypatch, env: dict[str, str], args: list[str]):
     from riskpipe.cli import app
 
@@ -105,16 +120,7 @@ def test_riskpipe_commands_and_feast_serve(cli_repo, monkeypatch, tmp_path):
                               env=riskpipe_env(env), stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 240
-        while True:
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "feast serve did not come up"
-            time.sleep(1)
+        wait_healthy(server, base, tmp_path / "serve.log", "feast serve")
         body = {"feature_service": "fraud_v1",
                 "entities": {"customer_id": ["c1", "nobody"], "amount": [2000.0, 5.0],
                              "request_epoch_s": [1767589200, 1767589200]}}
@@ -204,16 +210,7 @@ def test_riskpipe_feature_server_on_redis(tmp_path, redis_available):
                                    "--project", project, "--repo", str(repo)],
                                   env=server_env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 240
-        while True:
-            assert server.poll() is None, log_path.read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "riskpipe feature-server did not come up"
-            time.sleep(1)
+        wait_healthy(server, base, log_path, "riskpipe feature-server")
         # the command became feast serve's gunicorn master (same pid), with one worker, running optimised
         assert open(f"/proc/{server.pid}/cmdline").read().startswith("gunicorn: master")
         workers = _children(server.pid)
