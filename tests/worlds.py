@@ -119,6 +119,21 @@ def world(tmp_path_factory: pytest.TempPathFactory, spark):
 
 
 
+def _isolated_settings(mp: pytest.MonkeyPatch, data: Path, **env: str):
+    """Settings of ``data`` with no RISKPIPE_* variable of the caller's environment, plus ``env``
+    (set through ``mp``), on a small local Spark."""
+    from riskpipe.settings import load_settings, reset_settings
+
+    for k in list(os.environ):
+        if k.startswith("RISKPIPE_"):
+            mp.delenv(k)
+    mp.setenv("RISKPIPE_DATA_DIR", str(data))
+    for k, v in env.items():
+        mp.setenv(k, v)
+    reset_settings()
+    return load_settings(spark_master="local[2]", spark_shuffle_partitions=2, spark_driver_memory="2g")
+
+
 @pytest.fixture(scope="session")
 def store_world(world, tmp_path_factory: pytest.TempPathFactory, spark):
     """Settings of a data dir with ``world``'s silver plus built, validated indicators of STORE_DATES."""
@@ -126,18 +141,12 @@ def store_world(world, tmp_path_factory: pytest.TempPathFactory, spark):
     from riskpipe.indicators.build import build_indicators
     from riskpipe.indicators.graph import build_graph
     from riskpipe.quality.features import validate_features
-    from riskpipe.settings import load_settings, reset_settings
+    from riskpipe.settings import reset_settings
 
     data = tmp_path_factory.mktemp("store_world") / "data"
     _copy_world(world.data_dir, data)
     with pytest.MonkeyPatch.context() as mp:
-        for k in list(os.environ):
-            if k.startswith("RISKPIPE_"):
-                mp.delenv(k)
-        mp.setenv("RISKPIPE_DATA_DIR", str(data))
-        mp.setenv("RISKPIPE_FRAUD_LABEL_DAYS", str(FRAUD_LABEL_DAYS))
-        reset_settings()
-        s = load_settings(spark_master="local[2]", spark_shuffle_partitions=2, spark_driver_memory="2g")
+        s = _isolated_settings(mp, data, RISKPIPE_FRAUD_LABEL_DAYS=str(FRAUD_LABEL_DAYS))
         for day in STORE_DATES:
             build_indicators(day, s)
             build_graph(day, settings=s, spark=spark)
@@ -156,20 +165,14 @@ def loan_world(tmp_path_factory: pytest.TempPathFactory, spark):
     from riskpipe.features.store import apply_definitions, get_store
     from riskpipe.indicators.build import build_indicators
     from riskpipe.indicators.graph import build_graph
-    from riskpipe.settings import load_settings, reset_settings
+    from riskpipe.settings import reset_settings
     from riskpipe.sources.generator import DefectRates, generate
 
     data = tmp_path_factory.mktemp("loan_world") / "data"
     cache = (Path(os.environ[CACHE_ENV]) / _world_key(f"loans|{START}|{LOAN_WORLD}")
              if os.environ.get(CACHE_ENV) else None)
     with pytest.MonkeyPatch.context() as mp:
-        for k in list(os.environ):
-            if k.startswith("RISKPIPE_"):
-                mp.delenv(k)
-        mp.setenv("RISKPIPE_DATA_DIR", str(data))
-        mp.setenv("RISKPIPE_LABELS_FILE", str(LOAN_LABELS_FILE))
-        reset_settings()
-        s = load_settings(spark_master="local[2]", spark_shuffle_partitions=2, spark_driver_memory="2g")
+        s = _isolated_settings(mp, data, RISKPIPE_LABELS_FILE=str(LOAN_LABELS_FILE))
         if cache is not None and (cache / "COMPLETE").is_file():
             _copy_world(cache, data)
         else:
