@@ -121,3 +121,37 @@ def test_infinite_values_are_refused_with_row(table, gbm):
     bad.loc[2, "utilisation"] = np.inf
     with pytest.raises(ScoringInputError, match=r"'utilisation'.*infinite.*row 2"):
         score_table(gbm, bad)
+
+
+def test_array_scoring_equals_frame_scoring_for_both_kinds(table, gbm):
+    """The serving path (feature_values + score_values, no DataFrame) gives what batch scoring gives,
+    one row or many, with missing values, bools and numeric strings, and refuses what the frame path
+    refuses with the same message."""
+    from riskpipe.models.explain import feature_values, score_values
+    from riskpipe.models.woe import fit_scorecard
+
+    card = fit_scorecard(table, table["default_12m"].to_numpy(), FEATURES)
+    rows = table[FEATURES].head(40).astype(object)
+    rows.iloc[3, 0] = None  # missing
+    rows.iloc[4, 1] = np.nan
+    rows.iloc[5, 2] = str(rows.iloc[5, 2])  # a numeric string converts on both paths
+    rows.iloc[6, 4] = True
+    dicts = rows.to_dict("records")
+    M = feature_values(dicts, FEATURES)
+    assert M.shape == (40, len(FEATURES)) and M.dtype == np.float64
+    assert np.isnan(M[3, 0]) and np.isnan(M[4, 1]) and M[6, 4] == 1.0
+    for est in (card, gbm):
+        batch = score(est, rows)
+        assert score_values(est, M) == batch
+        assert [score_values(est, feature_values([d], FEATURES))[0] for d in dicts[:8]] == batch[:8]
+    bad = [dict(d) for d in dicts[:3]]
+    bad[1]["income"] = "lots"
+    with pytest.raises(ScoringInputError, match=r"'income'.*'lots'.*row 1"):
+        feature_values(bad, FEATURES)
+    bad[1]["income"] = np.inf
+    with pytest.raises(ScoringInputError, match=r"'income'.*infinite.*row 1"):
+        feature_values(bad, FEATURES)
+    with pytest.raises(ScoringInputError, match="utilisation"):
+        feature_values([{k: v for k, v in dicts[0].items() if k != "utilisation"}], FEATURES)
+    with pytest.raises(ScoringInputError, match="shape"):
+        score_values(gbm, M[:, :3])

@@ -66,16 +66,20 @@ class Bands:
 
 
 class RiskEstimator(Protocol):
-    """What both model kinds provide (fitted, pickle-able, no MLflow dependency)."""
+    """What both model kinds provide (fitted, pickle-able, no MLflow dependency).
+
+    ``X`` is a frame holding the model's feature columns, or a float64 array whose columns are
+    ``features`` in that order (the serving path: one row, no pandas).
+    """
 
     kind: str
     features: list[str]
     scale: ScoreScale
     bands: Bands
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray: ...
 
-    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+    def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """n x p matrix: how much each feature raised this row's risk (>0 = adverse)."""
         ...
 
@@ -151,6 +155,31 @@ def feature_matrix(X: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     return frame
 
 
+def feature_values(rows: list[Mapping[str, Any]], features: list[str]) -> np.ndarray:
+    """Rows (dicts) as the float64 matrix :func:`feature_matrix` would give, without a DataFrame.
+
+    The serving path scores one row; a frame costs more than the model. The same values convert
+    (numbers, bools, numeric strings, None as NaN) and the same errors name the column and row.
+    """
+    try:
+        values = np.asarray([[r[f] for f in features] for r in rows], dtype="float64").reshape(len(rows), len(features))
+    except (KeyError, TypeError, ValueError):  # a missing column or a value that is not a number
+        values = None
+    if values is None or np.isinf(values).any():  # the frame path names what is wrong
+        return feature_matrix(pd.DataFrame(list(rows)), features).to_numpy()
+    return values
+
+
+def model_matrix(X: pd.DataFrame | np.ndarray, features: list[str]) -> np.ndarray:
+    """The float block a model scores: ``X``'s feature columns, or ``X`` itself when it is an array."""
+    if isinstance(X, np.ndarray):
+        if X.ndim != 2 or X.shape[1] != len(features):
+            raise ScoringInputError(f"a feature array of shape {X.shape} does not hold the model's "
+                                    f"{len(features)} features")
+        return X.astype(np.float64, copy=False)
+    return X[features].to_numpy(dtype=np.float64)
+
+
 def top_reasons(contrib: np.ndarray, features: list[str], k: int) -> list[list[str]]:
     """Per row, the up to ``k`` features with the largest positive (adverse) contribution."""
     if contrib.size == 0:
@@ -198,21 +227,23 @@ def resolve_estimator(model: Any) -> RiskEstimator:
     return model
 
 
+def _score_parts(est: RiskEstimator, M: np.ndarray, k: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                               list[list[str]]]:
+    p = est.predict_proba(M)
+    k = k or getattr(est, "n_reasons", 4)
+    return p, est.scale.points(p), est.bands.band(p), top_reasons(est.contributions(M), est.features, k)
+
+
 def score_frame(est: RiskEstimator, X: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
     """probability, score, band, reason_codes (list of feature names) for every row of ``X``."""
-    Xf = feature_matrix(X, est.features)
-    p = est.predict_proba(Xf)
-    k = k or getattr(est, "n_reasons", 4)
-    reasons = top_reasons(est.contributions(Xf), est.features, k)
-    return pd.DataFrame(
-        {
-            "probability": p,
-            "score": est.scale.points(p),
-            "band": est.bands.band(p),
-            "reason_codes": reasons,
-        },
-        index=X.index,
-    )
+    p, points, band, reasons = _score_parts(est, feature_matrix(X, est.features).to_numpy(), k)
+    return pd.DataFrame({"probability": p, "score": points, "band": band, "reason_codes": reasons}, index=X.index)
+
+
+def score_values(est: RiskEstimator, M: np.ndarray, k: int | None = None) -> list[ScoredRow]:
+    """:func:`score` of a float64 matrix whose columns are ``est.features`` (see :func:`feature_values`)."""
+    p, points, band, reasons = _score_parts(est, model_matrix(M, est.features), k)
+    return [ScoredRow(float(a), float(b), str(c), list(d)) for a, b, c, d in zip(p, points, band, reasons, strict=True)]
 
 
 def score(model: Any, rows: pd.DataFrame | Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> list[ScoredRow]:

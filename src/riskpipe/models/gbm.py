@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskpipe.models.explain import Bands, ScoreScale, check_weights
+from riskpipe.models.explain import Bands, ScoreScale, check_weights, model_matrix
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
 }
 
 
+SINGLE_THREAD_ROWS = 64  # scoring this few rows uses one thread (serving scores one)
+
 @dataclass
 class GbmModel:
     """A fitted LightGBM booster plus what scoring needs (features, scale, bands)."""
@@ -49,15 +51,21 @@ class GbmModel:
     n_reasons: int = 4
     kind: str = "lightgbm"
 
-    def _m(self, X: pd.DataFrame) -> np.ndarray:
-        return X[self.features].to_numpy(dtype=np.float64)
+    def _m(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        return model_matrix(X, self.features)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.booster.predict(self._m(X), num_threads=self.params.get("num_threads", 2)))
+    def _threads(self, rows: int) -> int:
+        # a few rows finish before a second thread starts: the thread pool only adds latency
+        return 1 if rows <= SINGLE_THREAD_ROWS else self.params.get("num_threads", 2)
 
-    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        M = self._m(X)
+        return np.asarray(self.booster.predict(M, num_threads=self._threads(len(M))))
+
+    def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Exact TreeSHAP values in log-odds, one column per feature (bias column dropped)."""
-        c = self.booster.predict(self._m(X), pred_contrib=True, num_threads=self.params.get("num_threads", 2))
+        M = self._m(X)
+        c = self.booster.predict(M, pred_contrib=True, num_threads=self._threads(len(M)))
         return np.asarray(c)[:, : len(self.features)]
 
     def importance(self) -> dict[str, float]:

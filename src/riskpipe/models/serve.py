@@ -3,7 +3,8 @@
 One endpoint per model. A request carries the entity keys and the request-time fields; the rest of
 the feature row comes from the online store through :func:`riskpipe.features.online.online_features`
 (the same feature service the model was trained on), and the score from
-:func:`riskpipe.models.explain.score`, so an online score equals a batch score of the same row.
+:func:`riskpipe.models.explain.score_values` (the array form of ``score``, no DataFrame on the request
+path), so an online score equals a batch score of the same row.
 
 - The ``champion`` alias is re-read at most every ``RISKPIPE_SERVE_CHAMPION_CHECK_SECONDS`` (a cheap
   registry call); when it moved, the new version is loaded and swapped in atomically (no restart).
@@ -367,9 +368,8 @@ class Scorer:
 
     def score(self, key: str, body: _Body) -> ScoreResponse:
         import numpy as np
-        import pandas as pd
 
-        from riskpipe.models.explain import ScoringInputError, feature_matrix, score
+        from riskpipe.models.explain import ScoringInputError, feature_values, score_values
 
         started = time.perf_counter()
         ep = self.endpoints[key]
@@ -384,16 +384,15 @@ class Scorer:
                 f"champion v{champ.version} of {champ.model_name!r} needs feature(s) {absent} that feature service "
                 f"{ep.feature_service!r} does not provide", model_name=champ.model_name,
                 model_version=champ.version, feature_service=ep.feature_service)
-        frame = pd.DataFrame([{f: row[f] for f in feats}])
-        try:
-            X = feature_matrix(frame, feats)
-            scored = score(champ.estimator, X)[0]
+        try:  # one row as a float array: no DataFrame on the request path (same values, same errors)
+            X = feature_values([row], feats)
+            scored = score_values(champ.estimator, X)[0]
         except ScoringInputError as err:
             raise ServeError(409, "feature_mismatch", f"champion v{champ.version} of {champ.model_name!r} cannot "
                              f"score the online features of {ep.feature_service!r}: {err}",
                              model_name=champ.model_name, model_version=champ.version,
                              feature_service=ep.feature_service) from None
-        nan = np.isnan(X.to_numpy()[0])
+        nan = np.isnan(X[0])
         missing = [f for f, m in zip(feats, nan, strict=True) if m]
         decision_id = None
         latency = round((time.perf_counter() - started) * 1000.0, 3)
@@ -446,9 +445,9 @@ class Scorer:
     def _shadow(self, key: str, champion_version: str, decision_id: str, row: dict[str, Any], request: str,
                 request_id: str | None) -> None:
         """Score the challenger on the champion's features and log it (role shadow); never raises."""
-        import pandas as pd
+        import numpy as np
 
-        from riskpipe.models.explain import feature_matrix, score
+        from riskpipe.models.explain import feature_values, score_values
 
         try:
             started = time.perf_counter()
@@ -463,9 +462,9 @@ class Scorer:
                 log.warning("shadow %s v%s needs features %s not served", ch.model_name, ch.version,
                             [f for f in feats if f not in row])
                 return
-            X = feature_matrix(pd.DataFrame([{f: row[f] for f in feats}]), feats)
-            scored = score(ch.estimator, X)[0]
-            missing = [f for f in feats if pd.isna(X.at[X.index[0], f])]
+            X = feature_values([row], feats)
+            scored = score_values(ch.estimator, X)[0]
+            missing = [f for f, m in zip(feats, np.isnan(X[0]), strict=True) if m]
             self._log_decision("shadow", decision_id, key, ch, request_id, request, row, missing, scored,
                                round((time.perf_counter() - started) * 1000.0, 3))
         except Exception:  # shadow scoring must never hurt serving

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from riskpipe.models.explain import Bands, ScoreScale, check_weights
+from riskpipe.models.explain import Bands, ScoreScale, check_weights, model_matrix
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,15 @@ class FeatureBins:
         idx = np.searchsorted(self.edges, x, side="left")
         return np.where(np.isnan(x), -1, idx)
 
+    def lookup(self, per_bin: np.ndarray, missing: float, x: np.ndarray) -> np.ndarray:
+        """``per_bin[bin of x]``, ``missing`` where x is NaN (three array operations: serving calls
+        this for every feature of every request)."""
+        idx = np.searchsorted(self.edges, x, side="left")  # NaN sorts last: a valid index, replaced below
+        return np.where(np.isnan(x), missing, per_bin[np.minimum(idx, len(per_bin) - 1)])
+
     def transform(self, x: np.ndarray) -> np.ndarray:
         """Risk-WOE (ln %bad/%good) of each value's bin."""
-        idx = self.index(x)
-        return np.where(idx < 0, self.missing_woe, self.woe[np.clip(idx, 0, len(self.woe) - 1)])
+        return self.lookup(self.woe, self.missing_woe, x)
 
     def labels(self) -> list[str]:
         lo = [-np.inf, *self.edges]
@@ -226,19 +231,19 @@ class Scorecard:
     kind: str = "scorecard"
 
     # ---- scoring ---------------------------------------------------------------------------------
-    def _matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def _matrix(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """The features as one float block (one conversion, not one per column: serving scores one row)."""
-        return X[self.features].to_numpy(dtype=float)
+        return model_matrix(X, self.features)
 
-    def _z(self, X: pd.DataFrame) -> np.ndarray:
+    def _z(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         M = self._matrix(X)
         return np.column_stack([self.bins[f].transform(M[:, j]) for j, f in enumerate(self.features)])
 
-    def log_odds(self, X: pd.DataFrame) -> np.ndarray:
+    def log_odds(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         beta = np.array([self.coef[f] for f in self.features])
         return self.intercept + self._z(X) @ beta
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.log_odds(X)))
 
     def points_of(self, f: str) -> tuple[np.ndarray, float]:
@@ -252,7 +257,7 @@ class Scorecard:
         """Points everyone starts with; add the feature points to get the score."""
         return self.scale.offset - self.scale.factor * self.intercept
 
-    def contributions(self, X: pd.DataFrame) -> np.ndarray:
+    def contributions(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Points lost per feature versus that feature's best bin (>= 0; larger = more adverse)."""
         out = np.empty((len(X), len(self.features)))
         M = self._matrix(X)
@@ -260,9 +265,7 @@ class Scorecard:
             pts, miss_pts = self.points_of(f)
             fb = self.bins[f]
             best = max(pts.max(), miss_pts if fb.missing_count else -np.inf)
-            idx = fb.index(M[:, j])
-            got = np.where(idx < 0, miss_pts, pts[np.clip(idx, 0, len(pts) - 1)])
-            out[:, j] = best - got
+            out[:, j] = best - fb.lookup(pts, miss_pts, M[:, j])
         return out
 
     def importance(self) -> dict[str, float]:
