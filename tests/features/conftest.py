@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from riskpipe.features.config import DEFAULT_REPO_PATH
@@ -137,3 +138,18 @@ def riskpipe_env(settings_env: dict[str, str]) -> dict[str, str]:
 
 
 FEAST = str(Path(sys.executable).with_name("feast"))
+
+
+def wait_healthy(server: subprocess.Popen, base: str, log_path, what: str, limit_s: float = 240) -> None:
+    """Until the server at ``base`` answers /health; fails with its log if it exits first, or
+    after ``limit_s`` (a bound on start-up, not a measurement)."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        assert server.poll() is None, log_path.read_text()[-3000:]
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"{what} did not come up"
+        time.sleep(1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import httpx
 import pandas as pd
@@ -19,7 +18,7 @@ from typer.testing import CliRunner
 
 from riskpipe.settings import reset_settings
 from tests.features import synth
-from tests.features.conftest import FEAST, copy_repo, free_port, riskpipe_env, unique_project
+from tests.features.conftest import FEAST, copy_repo, free_port, riskpipe_env, unique_project, wait_healthy
 
 D = synth.DAYS
 
@@ -35,21 +34,6 @@ def cli_repo(tmp_path_factory):
 
     synth.write_all(load_settings(data_dir=data_dir).features, days=D[:3])
     return repo, env, project, data_dir
-
-
-def wait_healthy(server: subprocess.Popen, base: str, log_path, what: str, limit_s: float = 240) -> None:
-    """Until the feature server at ``base`` answers /health; fails with its log if it exits first, or
-    after ``limit_s`` (a bound on start-up, not a measurement)."""
-    deadline = time.monotonic() + limit_s
-    while True:
-        assert server.poll() is None, log_path.read_text()[-3000:]
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"{what} did not come up"
-        time.sleep(1)
 
 
 def _invoke(monkeypatch, env: dict[str, str], args: list[str]):

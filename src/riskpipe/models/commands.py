@@ -6,6 +6,7 @@ MLflow, LightGBM and scikit-learn are imported inside the commands, never at CLI
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -288,8 +289,12 @@ def register(app: typer.Typer) -> None:
 
         overrides = {k: v for k, v in {"project": project, "champion_check_seconds": champion_check_seconds}.items()
                      if v is not None}
-        app_ = create_app(serve_settings=load_serve_settings(**overrides))
-        uvicorn.run(app_, host=host, port=port, log_level=get_settings().log_level.lower())
+        ss = load_serve_settings(**overrides)
+        sys.setswitchinterval(ss.switch_interval_ms / 1000.0)  # this process serves: latency over throughput
+        app_ = create_app(serve_settings=ss)
+        level = get_settings().log_level.lower()
+        # the access log is an INFO record per request: below INFO it is only cost
+        uvicorn.run(app_, host=host, port=port, log_level=level, access_log=level in ("debug", "info"))
 
     @app.command("replay")
     def replay_cmd(

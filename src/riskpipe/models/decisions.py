@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import threading
+import time
 import uuid
 from collections import deque
 from pathlib import Path
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CHUNK_ROWS = 64  # records converted to Arrow per GIL hold (see DecisionLog._table)
 #: column order of a decision file (all partitions share it)
 COLUMNS = ("decision_id", "decided_at", "role", "shadow_of", "endpoint", "model_name", "model_version",
            "model_run_id", "feature_service", "request_id", "request", "features", "features_missing",
@@ -119,6 +121,12 @@ class DecisionLog:
             self._wake.set()
 
     def _run(self) -> None:
+        try:  # pay Arrow's first-conversion cost (imports, time zones: ~1 s holding the GIL) now, at
+            import pyarrow.parquet  # noqa: F401  start-up, not in the middle of serving at the first flush
+
+            self._table([{"decided_at": dt.datetime.now(dt.UTC), "features_missing": [], "probability": 0.0}])
+        except Exception as err:  # the first real write reports it
+            log.warning("decision log: Arrow warm-up failed: %s", err)
         while not self._stop.is_set():
             self._wake.wait(self.flush_seconds)
             self._wake.clear()
@@ -149,22 +157,35 @@ class DecisionLog:
             return len(batch)
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r in batch:
             groups.setdefault((r["model_name"], r["decided_at"].strftime("%Y-%m-%d")), []).append(r)
-        schema = _schema()
         for (model, day), rows in groups.items():
             folder = self.root / f"model={model}" / f"dt={day}"
             folder.mkdir(parents=True, exist_ok=True)
-            table = pa.Table.from_pylist([{c: r.get(c) for c in COLUMNS} for r in rows], schema=schema)
+            table = self._table(rows)
             name = f"part-{dt.datetime.now(dt.UTC):%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
             tmp = folder / f".{name}.tmp"
             pq.write_table(table, tmp)
             os.replace(tmp, folder / name)
             self.files += 1
+
+    @staticmethod
+    def _table(rows: list[dict[str, Any]]):  # noqa: ANN205
+        """The records as one Arrow table, converted CHUNK_ROWS at a time with the GIL let go in between:
+        one conversion call holds it throughout, and a request arriving then would wait for all of it."""
+        import pyarrow as pa
+
+        schema = _schema()
+        parts = []
+        for i in range(0, len(rows), CHUNK_ROWS):
+            if parts:
+                time.sleep(0)  # releases the GIL: a waiting request thread runs now
+            chunk = [{c: r.get(c) for c in COLUMNS} for r in rows[i:i + CHUNK_ROWS]]
+            parts.append(pa.Table.from_pylist(chunk, schema=schema))
+        return pa.concat_tables(parts) if parts else schema.empty_table()
 
     def close(self) -> None:
         """Stop the writer after a last flush (idempotent)."""

@@ -57,6 +57,9 @@ class ServeSettings(BaseSettings):
     decision_flush_seconds: float = Field(1.0, gt=0, description="the decision log is written at least this often")
     shadow: bool = Field(True, description="score the 'challenger' alias in shadow (logged, never returned)")
     shadow_queue: int = Field(1000, ge=1, description="shadow scorings waiting at most; beyond, skipped and counted")
+    switch_interval_ms: float = Field(
+        1.0, gt=0, description="`riskpipe serve` sets Python's thread switch interval to this (default 5 ms): a "
+        "request waits at most this long for background work (decision log, shadow scoring) to let go of the GIL")
 
 
 def load_serve_settings(**overrides: object) -> ServeSettings:
