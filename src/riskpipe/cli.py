@@ -50,6 +50,7 @@ def _main(
 @app.command("info")
 def info(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Show the effective configuration: which parts run and where data lives."""
+    from riskpipe.models.labels import definitions_file
     from riskpipe.settings import get_settings
 
     s = get_settings()
@@ -64,6 +65,7 @@ def info(as_json: bool = typer.Option(False, "--json", help="machine-readable ou
         "feast_registry": s.registry.value,
         "mlflow_tracking_uri": s.tracking_uri,
         "pii_key": "development key (embedded only)" if s.uses_dev_pii_key else "set",
+        "label_definitions": definitions_file(s),
     }
     if as_json:
         typer.echo(json.dumps(rows, indent=2))

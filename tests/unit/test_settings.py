@@ -90,3 +90,32 @@ def test_settings_are_lazy_and_cached(riskpipe_env, monkeypatch) -> None:
 def test_spark_conf_json(riskpipe_env, monkeypatch) -> None:
     monkeypatch.setenv("RISKPIPE_SPARK_CONF", '{"spark.executor.memory": "8g"}')
     assert load_settings().spark_conf == {"spark.executor.memory": "8g"}
+
+
+def test_info_shows_what_runs_where_and_which_label_definitions(riskpipe_env, monkeypatch, tmp_path) -> None:
+    """`riskpipe info --json`: the parts in force, the data locations, and the label definitions file."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from riskpipe.cli import app
+
+    def info() -> dict:
+        reset_settings()
+        out = CliRunner().invoke(app, ["info", "--json"])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.output)
+
+    rows = info()
+    assert (rows["mode"], rows["feast_online_store"], rows["dbt_target"]) == ("embedded", "sqlite", "local")
+    assert rows["lake"] == str((riskpipe_env / "lake").resolve())
+    assert rows["pii_key"] == "development key (embedded only)"
+    assert rows["label_definitions"] == "packaged labels.yml"
+    labels = tmp_path / "team_labels.yml"
+    labels.write_text("labels: {}\n")  # info names the file in force; training and dbt validate it
+    monkeypatch.setenv("RISKPIPE_LABELS_FILE", str(labels))
+    monkeypatch.setenv("RISKPIPE_MODE", "production")
+    monkeypatch.setenv("RISKPIPE_PII_KEY", "s3cret")
+    rows = info()
+    assert (rows["mode"], rows["feast_online_store"], rows["pii_key"]) == ("production", "redis", "set")
+    assert rows["label_definitions"] == str(labels.resolve())
