@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     feast_online_store: OnlineStore | None = None
     feast_registry: RegistryKind | None = None
     online_read_timeout_ms: int = Field(200, ge=1, description="bound on one online read before it fails")
+    materialize_batch_rows: int = Field(
+        50_000, ge=1, description="rows converted and written to the online store per batch when materialising "
+        "(Feast's materialization.online_write_batch_size; Feast's default is all rows of a view in one batch, "
+        "which for 1M customers x credit features took more than 24 GiB and was killed)")
     # `riskpipe feature-server` (Feast's `feast serve`; see riskpipe.features.server for why these defaults)
     feature_server_workers: int = Field(1, ge=1, description="gunicorn worker processes of the feature server")
     feature_server_max_requests: int = Field(

@@ -196,13 +196,15 @@ def test_training_set_errors_are_clear(embedded):
 
 
 def test_materialize_gated_idempotent_and_online_reads(tmp_path):
-    """A fresh store per test: materialisation state must not leak between tests."""
+    """A fresh store per test: materialisation state must not leak between tests. Batches of 2 rows:
+    every value below (and the skew check of every entity) also checks that batching loses nothing."""
     from riskpipe.features.store import get_store
 
-    settings = embedded_settings(tmp_path / "data")
+    settings = embedded_settings(tmp_path / "data", materialize_batch_rows=2)
     synth.write_all(settings.features, days=D[:3])
     synth.write_partition(settings.features, "customer_fraud_daily", D[3], validated=False)
     store = get_store(settings, apply=True)
+    assert store.config.materialization_config.online_write_batch_size == 2
 
     def vector(cust="c1", amount=2000.0):
         out = online_features("fraud_v1", [{"customer_id": cust, "amount": amount, "request_epoch_s": 1767589200}],

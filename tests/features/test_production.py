@@ -8,7 +8,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from riskpipe.features.config import config_dict, feature_store_yaml
+from riskpipe.features.config import config_dict, feature_store_yaml, repo_config
 from riskpipe.features.materialize import materialize, materialized_until
 from riskpipe.features.online import online_features
 from riskpipe.features.skew import check_skew
@@ -56,6 +56,11 @@ def test_production_config_and_yaml_keep_the_password_out(tmp_path):
     emb = config_dict(load_settings(data_dir=tmp_path), "p1")
     assert (emb["offline_store"]["type"], emb["online_store"]["type"], emb["registry"]["registry_type"]) == \
         ("duckdb", "sqlite", "file")
+    # materialisation writes in bounded batches, in both configurations and in the YAML the CLI reads
+    assert cfg["materialization"] == emb["materialization"] == {"online_write_batch_size": 50_000}
+    assert "online_write_batch_size: 50000" in text
+    small = load_settings(data_dir=tmp_path, materialize_batch_rows=7)
+    assert repo_config(small, "p1").materialization_config.online_write_batch_size == 7
 
 
 @pytest.mark.slow

@@ -118,6 +118,8 @@ def config_dict(settings: Settings, project: str = DEFAULT_PROJECT, *, for_file:
         "online_store": online,
         "offline_store": offline,
         "entity_key_serialization_version": 3,
+        # bounded memory: Feast converts a whole view to protos in one batch unless told otherwise
+        "materialization": {"online_write_batch_size": settings.materialize_batch_rows},
     }
 
 
