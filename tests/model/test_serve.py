@@ -494,15 +494,17 @@ def test_a_decision_log_that_cannot_write_makes_the_api_unready_and_loses_nothin
 
 
 def test_decision_log_writes_every_record_of_a_large_flush_in_order(tmp_path):
-    """The writer converts records to Arrow a chunk at a time (letting go of the GIL in between): a
-    flush of several chunks over two models and two days loses, reorders and alters nothing."""
-    from riskpipe.models.decisions import CHUNK_ROWS, DecisionLog, read_decisions
+    """The writer builds its Arrow tables column by column (timestamps as integer microseconds): a
+    large flush over two models and two days loses, reorders and alters nothing, naive times are UTC."""
+    from riskpipe.models.decisions import DecisionLog, read_decisions
 
-    n = 3 * CHUNK_ROWS + 5
+    n = 197
     day1 = dt.datetime(2026, 3, 1, 23, 59, 0, tzinfo=dt.UTC)
     records = []
     for i in range(n):
-        at = day1 + dt.timedelta(seconds=i)  # crosses midnight part-way
+        at = day1 + dt.timedelta(seconds=i, microseconds=7 * i)  # crosses midnight part-way
+        if i == 5:
+            at = at.replace(tzinfo=None)  # a naive time is read as UTC
         records.append({
             "decision_id": f"{at:%Y%m%d}-{i:032x}", "decided_at": at, "role": "champion", "shadow_of": None,
             "endpoint": "credit_pd" if i % 3 else "fraud", "model_name": "credit_pd" if i % 3 else "fraud",
@@ -523,10 +525,12 @@ def test_decision_log_writes_every_record_of_a_large_flush_in_order(tmp_path):
     assert [list(x) for x in got.features_missing] == [r["features_missing"] for r in records]
     assert [list(x) for x in got.reason_codes] == [r["reason_codes"] for r in records]
     assert {p.parent.name for p in tmp_path.rglob("*.parquet")} == {"dt=2026-03-01", "dt=2026-03-02"}
-    # within each file the records keep the order they were appended in; one file spans several chunks
+    assert list(got.decided_at) == [pd.Timestamp(r["decided_at"].replace(tzinfo=dt.UTC)) for r in records]
+    assert str(got.decided_at.dt.tz) == "UTC"
+    # within each file the records keep the order they were appended in
     sizes = []
     for f in tmp_path.rglob("*.parquet"):
         lat = pd.read_parquet(f).latency_ms.tolist()
         assert lat == sorted(lat)
         sizes.append(len(lat))
-    assert sum(sizes) == n and max(sizes) > CHUNK_ROWS
+    assert sorted(sizes) == [20, 40, 46, 91]
