@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
+
 #: column order of a decision file (all partitions share it)
 COLUMNS = ("decision_id", "decided_at", "role", "shadow_of", "endpoint", "model_name", "model_version",
            "model_run_id", "feature_service", "request_id", "request", "features", "features_missing",

@@ -35,8 +35,8 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "monotone_constraints_method": "basic",
 }
 
-
 SINGLE_THREAD_ROWS = 64  # scoring this few rows uses one thread (serving scores one)
+
 
 @dataclass
 class GbmModel:
