@@ -269,9 +269,8 @@ def find_decision(decision_id: str, root: Path) -> dict[str, Any]:
 def replay(decision_id: str, settings: Settings | None = None, *, root: Path | None = None) -> ReplayResult:
     """Re-score a logged decision with the recorded model version and feature values."""
     import mlflow.pyfunc
-    import pandas as pd
 
-    from riskpipe.models.explain import feature_matrix, resolve_estimator, score
+    from riskpipe.models.explain import feature_values, resolve_estimator, score_values
     from riskpipe.models.registry import configure_mlflow
     from riskpipe.settings import get_settings
 
@@ -281,8 +280,8 @@ def replay(decision_id: str, settings: Settings | None = None, *, root: Path | N
     est = resolve_estimator(mlflow.pyfunc.load_model(f"models:/{rec['model_name']}/{rec['model_version']}"))
     feats = list(est.features)
     values = json.loads(rec["features"])
-    frame = pd.DataFrame([{f: values.get(f) for f in feats}])
-    out = score(est, feature_matrix(frame, feats))[0]
+    # the serving path's own scoring (riskpipe.models.serve.Scorer.score): a missing value is None -> NaN
+    out = score_values(est, feature_values([{f: values.get(f) for f in feats}], feats))[0]
     recorded = {"probability": float(rec["probability"]), "score": float(rec["score"]), "band": rec["band"],
                 "reason_codes": list(rec["reason_codes"])}
     replayed = {"probability": out.probability, "score": out.score, "band": out.band,
