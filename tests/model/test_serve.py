@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -493,12 +494,8 @@ def test_a_decision_log_that_cannot_write_makes_the_api_unready_and_loses_nothin
     assert find_decision(r.json()["decision_id"], blocked)["probability"] == r.json()["probability"]
 
 
-def test_decision_log_writes_every_record_of_a_large_flush_in_order(tmp_path):
-    """The writer builds its Arrow tables column by column (timestamps as integer microseconds): a
-    large flush over two models and two days loses, reorders and alters nothing, naive times are UTC."""
-    from riskpipe.models.decisions import DecisionLog, read_decisions
-
-    n = 197
+def _decision_records(n: int) -> list[dict]:
+    """``n`` decision records over two models (credit_pd, fraud) and two days (one naive time)."""
     day1 = dt.datetime(2026, 3, 1, 23, 59, 0, tzinfo=dt.UTC)
     records = []
     for i in range(n):
@@ -512,6 +509,16 @@ def test_decision_log_writes_every_record_of_a_large_flush_in_order(tmp_path):
             "request": "{}", "features": f'{{"i": {i}}}', "features_missing": ["x"] * (i % 2),
             "probability": i / n, "score": 600.0 - i, "band": "approve", "reason_codes": [f"f{i % 5}"],
             "latency_ms": float(i)})
+    return records
+
+
+def test_decision_log_writes_every_record_of_a_large_flush_in_order(tmp_path):
+    """The writer builds its Arrow tables column by column (timestamps as integer microseconds): a
+    large flush over two models and two days loses, reorders and alters nothing, naive times are UTC."""
+    from riskpipe.models.decisions import DecisionLog, read_decisions
+
+    n = 197
+    records = _decision_records(n)
     log = DecisionLog(tmp_path, flush_seconds=3600)
     for r in records:
         log.append(r)
@@ -534,3 +541,54 @@ def test_decision_log_writes_every_record_of_a_large_flush_in_order(tmp_path):
         assert lat == sorted(lat)
         sizes.append(len(lat))
     assert sorted(sizes) == [20, 40, 46, 91]
+
+
+def test_decision_log_outlives_its_writer_process_and_writes_each_batch_whole(tmp_path):
+    """Parquet is written by a child process. Killed, it is restarted at the next flush and nothing is
+    lost; Ctrl-C / SIGTERM to the process group do not stop it (the server's last flush must land); a
+    batch whose files cannot all be written leaves no file and is written whole, once, later."""
+    import signal
+
+    from riskpipe.models.decisions import DecisionLog, read_decisions
+
+    records = _decision_records(30)
+    log = DecisionLog(tmp_path, flush_seconds=3600)
+    try:
+        for _ in range(300):  # started by the log's thread as the log starts, before any record
+            if (first := log.status()["writer_pid"]) is not None:
+                break
+            time.sleep(0.1)
+        assert first is not None, log.status()
+        os.kill(first, signal.SIGINT)
+        os.kill(first, signal.SIGTERM)
+        for r in records[:10]:
+            log.append(r)
+        assert log.flush() == 10 and log.status()["writer_pid"] == first
+
+        os.kill(first, signal.SIGKILL)
+        for r in records[10:20]:
+            log.append(r)
+        assert log.flush() == 0
+        st = log.status()
+        assert "writer process exited" in st["last_error"] and st["buffered"] == 10 and st["dropped"] == 0
+        assert log.flush() == 10  # a new writer
+        assert log.status()["writer_pid"] not in (None, first) and log.last_error is None
+
+        fraud = tmp_path / "model=fraud"
+        fraud.rename(tmp_path / "_fraud")  # its files so far, put aside
+        fraud.write_text("a file where fraud's folder should be")
+        for r in records[20:]:
+            log.append(r)  # both models: credit_pd's file could be written, fraud's cannot
+        assert log.flush() == 0
+        assert "model=fraud" in log.last_error and log.status()["buffered"] == 10
+        assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]  # no staged file left behind
+        assert len(read_decisions(tmp_path / "model=credit_pd")) == 13  # the first two batches only
+        fraud.unlink()
+        (tmp_path / "_fraud").rename(fraud)
+        assert log.flush() == 10
+    finally:
+        log.close()
+    assert log.status()["writer_pid"] is None
+    got = read_decisions(tmp_path)
+    assert sorted(got.request_id) == sorted(r["request_id"] for r in records)  # each exactly once
+    assert log.written == 30 and log.dropped == 0
