@@ -546,12 +546,13 @@ def test_decision_log_writes_every_record_of_a_large_flush_in_order(tmp_path):
 def test_decision_log_outlives_its_writer_process_and_writes_each_batch_whole(tmp_path):
     """Parquet is written by a child process. Killed, it is restarted at the next flush and nothing is
     lost; Ctrl-C / SIGTERM to the process group do not stop it (the server's last flush must land); a
-    batch whose files cannot all be written leaves no file and is written whole, once, later."""
+    batch whose files cannot all be written leaves no file and is written whole, once, later; a hung
+    writer does not hold up the shutdown."""
     import signal
 
     from riskpipe.models.decisions import DecisionLog, read_decisions
 
-    records = _decision_records(30)
+    records = _decision_records(31)
     log = DecisionLog(tmp_path, flush_seconds=3600)
     try:
         for _ in range(300):  # started by the log's thread as the log starts, before any record
@@ -577,7 +578,7 @@ def test_decision_log_outlives_its_writer_process_and_writes_each_batch_whole(tm
         fraud = tmp_path / "model=fraud"
         fraud.rename(tmp_path / "_fraud")  # its files so far, put aside
         fraud.write_text("a file where fraud's folder should be")
-        for r in records[20:]:
+        for r in records[20:30]:
             log.append(r)  # both models: credit_pd's file could be written, fraud's cannot
         assert log.flush() == 0
         assert "model=fraud" in log.last_error and log.status()["buffered"] == 10
@@ -586,9 +587,14 @@ def test_decision_log_outlives_its_writer_process_and_writes_each_batch_whole(tm
         fraud.unlink()
         (tmp_path / "_fraud").rename(fraud)
         assert log.flush() == 10
+
+        hung = log.status()["writer_pid"]
+        os.kill(hung, signal.SIGSTOP)  # a writer that never answers (a hung disk)
+        log.append(records[30])
+        log.close(timeout=2)  # the last flush: the hung writer is killed, a new one writes the record
+        assert log.status()["writer_pid"] is None and log.last_error is None
     finally:
         log.close()
-    assert log.status()["writer_pid"] is None
     got = read_decisions(tmp_path)
     assert sorted(got.request_id) == sorted(r["request_id"] for r in records)  # each exactly once
-    assert log.written == 30 and log.dropped == 0
+    assert log.written == 31 and log.dropped == 0

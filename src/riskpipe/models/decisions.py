@@ -138,7 +138,7 @@ class DecisionLog:
     The request thread only pickles its record into a buffer (~10 us). Building Arrow tables and
     Parquet files is CPU work that held the serving process's GIL for ~10 ms a second: the requests
     that arrived meanwhile waited for it (convoy effect: every I/O wake-up waits a switch interval),
-    which was the whole p99 cost of the log. So the work runs in a writer process
+    which was most of the log's cost at p99. So the work runs in a writer process
     (:func:`_writer_main`): a background thread hands it each batch over a pipe and waits for its
     answer. A batch is all or nothing: on failure (its reason is kept in ``last_error``) or a dead
     writer (restarted at the next flush), the records stay buffered for the next attempt.
@@ -177,13 +177,15 @@ class DecisionLog:
                 self._start_writer()
         except Exception as err:  # the first flush retries and reports it
             log.warning("decision log: writer process did not start: %s", err)
-        while not self._stop.is_set():
-            self._wake.wait(self.flush_seconds)
-            self._wake.clear()
+        try:
+            while not self._stop.is_set():
+                self._wake.wait(self.flush_seconds)
+                self._wake.clear()
+                self.flush()
             self.flush()
-        self.flush()
-        with self._flush_lock:
-            self._stop_writer()
+        finally:
+            with self._flush_lock:
+                self._stop_writer()
 
     def _start_writer(self) -> subprocess.Popen[bytes]:
         if self._writer is not None and self._writer.poll() is None:
@@ -258,14 +260,17 @@ class DecisionLog:
             self.last_error = None
             return len(batch)
 
-    def close(self) -> None:
-        """Stop the writer after a last flush (idempotent)."""
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop after a last flush (idempotent). A writer stuck for ``timeout`` s (a hung disk) is killed:
+        what it held is reported as not written rather than holding up the shutdown."""
         self._stop.set()
         self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
-        with self._flush_lock:
-            self._stop_writer()
+        self._thread.join(timeout=timeout)
+        if self._thread.is_alive() and (proc := self._writer) is not None:
+            log.error("decision log: the writer did not finish within %.0f s; killed it (%d more records buffered)",
+                      timeout, len(self._buf))
+            proc.kill()
+            self._thread.join(timeout=10)
 
     def status(self) -> dict[str, Any]:
         with self._lock:
