@@ -14,11 +14,13 @@ Figures, each beside an anchor measured in the same run (latencies after warm-up
   one client: p99 vs the in-process feature read alone. Goal (#7): p99 < 10 ms.
 - scoring API throughput with 4 and 16 concurrent clients vs one client (requests/s).
 - decision log overhead (#10): API p99 with the log on vs an identical server with it off, measured
-  in 10 alternating blocks over 10,000 requests per server (at every scale: a ratio of two p99s from
-  3,000 requests each moved by +-15% between identical runs). Goal: <= 1.1x.
+  in 30 rotating blocks over 30,000 requests per server, at every scale, beside a control: a second
+  log-off server measured in the same blocks. A ratio of two p99s is noisy: with 10,000 requests
+  each, two identical log-off servers differed by 18% in one run (2026-11-28); the off/control ratio
+  in the note is that noise for the run at hand. Goal: <= 1.1x.
 Lower is better for latencies and their ratios; higher for throughput. Scales: small 20k customers
-and 3,000 timed requests per figure (10,000 for the two scoring API p99s); full 1M customers and
-10,000 requests.
+and 3,000 timed requests per figure (30,000 for the scoring API p99s); full 1M customers and 10,000
+requests (30,000 for the scoring API p99s).
 """
 
 from __future__ import annotations
@@ -299,14 +301,16 @@ def run(scale: str) -> list[dict]:
                             "riskpipe feature-server (feast serve, PYTHONOPTIMIZE=1, no worker recycling)"})
 
         # ---- the scoring API: decision log on and off ------------------------------------------
-        # the on/off comparison is a ratio of two tail quantiles: it takes a larger sample (10,000
-        # requests per mode, in 10 alternating blocks) than the other figures, at every scale
-        n_cmp, blocks = max(n_req, 10_000), 10
+        # the on/off comparison is a ratio of two tail quantiles, and two identical servers measured
+        # alike differ at p99 by up to ~20% with 10,000 requests each (seen 2026-11-28). So it takes
+        # 30,000 requests per server in 30 rotating blocks, at every scale, and a third server (log
+        # off too) as a control: the off/off ratio of the same run is the noise the on/off ratio has
+        n_cmp, blocks = max(n_req, 30_000), 30
         extra = rng.integers(0, len(customers), max(0, n_cmp - n_req))
         score_bodies = [{"customer_id": picks[i], "requested_amount": float(amounts[i])} for i in idx]
         score_bodies += [{"customer_id": customers[j], "requested_amount": float(a)}
                          for j, a in zip(extra, rng.uniform(100, 20_000, len(extra)).round(2), strict=True)]
-        ports = {"on": _free_port(), "off": _free_port()}
+        ports = {"on": _free_port(), "off": _free_port(), "control": _free_port()}
         common = {"RISKPIPE_SERVE_SHADOW": "false", "RISKPIPE_SERVE_CHAMPION_CHECK_SECONDS": "60"}
         with contextlib.ExitStack() as stack:
             for mode, p in ports.items():
@@ -315,13 +319,14 @@ def run(scale: str) -> list[dict]:
                     {**env_base, **common, "RISKPIPE_SERVE_DECISION_LOG": "true" if mode == "on" else "false"},
                     f"http://127.0.0.1:{p}/health", work / f"serve-{mode}.log"))  # only credit_pd has a champion: /ready is 503
             urls = {m: f"http://127.0.0.1:{p}/v1/score/credit_pd" for m, p in ports.items()}
-            for m in ("on", "off"):
+            modes = list(ports)
+            for m in modes:
                 _http_load(urls[m], score_bodies[:warm], 1)
-            lat = {"on": [], "off": []}
+            lat: dict[str, list[float]] = {m: [] for m in modes}
             timed = score_bodies[warm:]
-            for b in range(blocks):  # alternate so drift on the machine hits both alike
+            for b in range(blocks):  # rotate the order so drift on the machine hits all alike
                 part = timed[b::blocks]
-                for m in (("off", "on") if b % 2 == 0 else ("on", "off")):
+                for m in modes[b % 3:] + modes[:b % 3]:
                     lat[m] += _http_load(urls[m], part, 1)[0]
             thr = {1: len(timed) / sum(lat["on"])}
             for c in (4, 16):
@@ -338,11 +343,13 @@ def run(scale: str) -> list[dict]:
                         "unit": "req/s", "anchor": "1 client", "anchor_figure": round(thr[1], 1),
                         "ratio": round(thr[c] / thr[1], 2), "goal": "reported",
                         "note": "higher is better; clients are threads of one Python process on the same 2 cores"})
-        off99 = _pct(lat["off"], 99)
+        off99, ctl99 = _pct(lat["off"], 99), _pct(lat["control"], 99)
         out.append({"name": "decision log overhead on the scoring API p99", "figure": round(api99, 3), "unit": "ms",
-                    "anchor": "same API, decision log off (alternating blocks)", "anchor_figure": round(off99, 3),
+                    "anchor": "same API, decision log off (rotating blocks)", "anchor_figure": round(off99, 3),
                     "ratio": round(api99 / off99, 3), "goal": "<= 1.1",
-                    "note": f"p50 on {_pct(lat['on'], 50):.3f} ms vs off {_pct(lat['off'], 50):.3f} ms"})
+                    "note": f"{len(lat['on']):,} requests per server; p50 on {_pct(lat['on'], 50):.3f} ms vs off "
+                            f"{_pct(lat['off'], 50):.3f} ms; control (a second log-off server in the same blocks): "
+                            f"p99 {ctl99:.3f} ms, off/control {off99 / ctl99:.3f} (the noise of a p99 ratio)"})
         return out
     finally:
         os.environ.clear()
