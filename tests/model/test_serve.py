@@ -506,7 +506,8 @@ def _decision_records(n: int) -> list[dict]:
             "decision_id": f"{at:%Y%m%d}-{i:032x}", "decided_at": at, "role": "champion", "shadow_of": None,
             "endpoint": "credit_pd" if i % 3 else "fraud", "model_name": "credit_pd" if i % 3 else "fraud",
             "model_version": str(1 + i % 2), "model_run_id": "r", "feature_service": "svc", "request_id": f"q{i}",
-            "request": "{}", "features": f'{{"i": {i}}}', "features_missing": ["x"] * (i % 2),
+            "request": "{}", "features": {"i": i, "gap": None} if i % 4 == 0 else f'{{"i": {i}}}',
+            "features_missing": ["x"] * (i % 2),
             "probability": i / n, "score": 600.0 - i, "band": "approve", "reason_codes": [f"f{i % 5}"],
             "latency_ms": float(i)})
     return records
@@ -515,7 +516,7 @@ def _decision_records(n: int) -> list[dict]:
 def test_decision_log_writes_every_record_of_a_large_flush_in_order(tmp_path):
     """The writer builds its Arrow tables column by column (timestamps as integer microseconds): a
     large flush over two models and two days loses, reorders and alters nothing, naive times are UTC."""
-    from riskpipe.models.decisions import DecisionLog, read_decisions
+    from riskpipe.models.decisions import DecisionLog, read_decisions, to_json
 
     n = 197
     records = _decision_records(n)
@@ -531,6 +532,9 @@ def test_decision_log_writes_every_record_of_a_large_flush_in_order(tmp_path):
     assert list(got.probability) == [r["probability"] for r in records]
     assert [list(x) for x in got.features_missing] == [r["features_missing"] for r in records]
     assert [list(x) for x in got.reason_codes] == [r["reason_codes"] for r in records]
+    # features given as a mapping (as the server does) are stored as to_json text by the writer process
+    assert list(got.features) == [f if isinstance(f := r["features"], str) else to_json(f) for r in records]
+    assert got.features[0] == '{"gap":null,"i":0}'
     assert {p.parent.name for p in tmp_path.rglob("*.parquet")} == {"dt=2026-03-01", "dt=2026-03-02"}
     assert list(got.decided_at) == [pd.Timestamp(r["decided_at"].replace(tzinfo=dt.UTC)) for r in records]
     assert str(got.decided_at.dt.tz) == "UTC"

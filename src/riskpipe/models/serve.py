@@ -416,7 +416,7 @@ class Scorer:
     def _log_decision(self, role: str, shadow_of: str | None, key: str, model: Champion, request_id: str | None,
                       request: str, row: dict[str, Any], missing: list[str], scored: Any, latency_ms: float) -> str:
         """Append one decision record (champion or shadow) to the log; returns its id."""
-        from riskpipe.models.decisions import new_decision_id, to_json
+        from riskpipe.models.decisions import new_decision_id
 
         now = dt.datetime.now(dt.UTC)
         decision_id = new_decision_id(now)
@@ -424,7 +424,7 @@ class Scorer:
             "decision_id": decision_id, "decided_at": now, "role": role, "shadow_of": shadow_of, "endpoint": key,
             "model_name": model.model_name, "model_version": model.version, "model_run_id": model.run_id,
             "feature_service": self.endpoints[key].feature_service, "request_id": request_id, "request": request,
-            "features": to_json(row), "features_missing": missing, "probability": scored.probability,
+            "features": row, "features_missing": missing, "probability": scored.probability,
             "score": scored.score, "band": scored.band, "reason_codes": list(scored.reason_codes),
             "latency_ms": latency_ms})
         return decision_id
