@@ -22,7 +22,8 @@ credit_pd_v1 = FeatureService(
 fraud_v1 = FeatureService(
     name="fraud_v1",
     features=[customer_fraud_daily, customer_graph_daily, fraud_request_features],
-    description="Transaction fraud model, version 1. Request fields: amount, request_epoch_s.",
+    description="Transaction fraud model, version 1. Request fields: amount, request_epoch_s, channel, "
+    "merchant_country, device_id.",
     owner=_OWNER,
     tags={"owner": "fraud-scoring", "model": "fraud", "version": "1"},
 )

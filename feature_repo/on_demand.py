@@ -6,15 +6,22 @@ online (request fields travel with the entity rows), so the two never disagree.
 
 from feast import Field, RequestSource
 from feast.on_demand_feature_view import on_demand_feature_view
-from feast.types import Float64, Int64
+from feast.types import Float64, Int64, String
 from feature_views import customer_credit_daily, customer_fraud_daily
 
 _OWNER = "risk-data-eng@riskpipe.example"
 
 transaction_request = RequestSource(
     name="transaction_request",
-    schema=[Field(name="amount", dtype=Float64), Field(name="request_epoch_s", dtype=Int64)],
-    description="The card transaction being scored: its amount and request time (UTC epoch seconds).",
+    schema=[
+        Field(name="amount", dtype=Float64),
+        Field(name="request_epoch_s", dtype=Int64),
+        Field(name="channel", dtype=String),
+        Field(name="merchant_country", dtype=String),
+        Field(name="device_id", dtype=String),
+    ],
+    description="The card transaction being scored: its amount, request time (UTC epoch seconds), channel "
+    "(pos, ecom, atm, p2p), merchant country (ISO 3166-1 alpha-2) and device id (null when none).",
     owner=_OWNER,
     tags={"owner": "fraud-scoring"},
 )
@@ -29,18 +36,25 @@ application_request = RequestSource(
 
 
 @on_demand_feature_view(
-    # only the stored feature it reads: Feast copies every source feature into the transform's input
+    # only the stored features it reads: Feast copies every source feature into the transform's input
     # on each call, so the whole view as source costs milliseconds per online read. Python mode: a
     # serving call is one row, where building pandas frames costs more than the arithmetic.
-    sources=[customer_fraud_daily[["amount_mean_30d"]], transaction_request],
+    sources=[customer_fraud_daily[["amount_mean_30d", "home_country", "recent_devices_30d"]], transaction_request],
     schema=[
         Field(name="amount_to_mean_30d", dtype=Float64),
         Field(name="request_hour_utc", dtype=Int64),
         Field(name="is_night_request", dtype=Int64),
+        Field(name="is_ecom", dtype=Int64),
+        Field(name="is_atm", dtype=Int64),
+        Field(name="is_p2p", dtype=Int64),
+        Field(name="is_cross_border", dtype=Int64),
+        Field(name="is_new_device", dtype=Int64),
     ],
     mode="python",
-    description="Request amount vs the customer's 30-day mean amount (null without history), "
-    "and the UTC hour of the request (night = 00-05).",
+    description="Request amount vs the customer's 30-day mean amount (null without history); the UTC hour "
+    "of the request (night = 00-05); the channel as flags against pos (null when the channel is not given); "
+    "cross-border: merchant country other than the card's home country (null when either is unknown); "
+    "new device: a device not among the customer's recent_devices_30d (0 without a device).",
     owner=_OWNER,
     tags={"owner": "fraud-scoring", "models": "fraud"},
 )
@@ -52,15 +66,28 @@ def fraud_request_features(inputs: dict) -> dict:
             return None
         return f if f == f and f not in (float("inf"), float("-inf")) else None
 
-    ratio, hour, night = [], [], []
-    for mean, amount, epoch in zip(inputs["amount_mean_30d"], inputs["amount"], inputs["request_epoch_s"],
-                                   strict=True):
+    def text(v):  # a non-empty string or None (Feast gives missing values as None, pandas as NaN)
+        return v if isinstance(v, str) and v else None
+
+    out = {k: [] for k in ("amount_to_mean_30d", "request_hour_utc", "is_night_request", "is_ecom", "is_atm",
+                           "is_p2p", "is_cross_border", "is_new_device")}
+    for mean, amount, epoch, channel, country, home, device, recent in zip(
+            inputs["amount_mean_30d"], inputs["amount"], inputs["request_epoch_s"], inputs["channel"],
+            inputs["merchant_country"], inputs["home_country"], inputs["device_id"], inputs["recent_devices_30d"],
+            strict=True):
         m, a = number(mean), number(amount)
-        ratio.append(a / m if m is not None and a is not None and m > 0 else None)
+        out["amount_to_mean_30d"].append(a / m if m is not None and a is not None and m > 0 else None)
         h = (int(epoch) // 3600) % 24
-        hour.append(h)
-        night.append(int(h < 6))
-    return {"amount_to_mean_30d": ratio, "request_hour_utc": hour, "is_night_request": night}
+        out["request_hour_utc"].append(h)
+        out["is_night_request"].append(int(h < 6))
+        channel, country, home, device = text(channel), text(country), text(home), text(device)
+        for flag in ("ecom", "atm", "p2p"):
+            out[f"is_{flag}"].append(None if channel is None else int(channel.strip().lower() == flag))
+        out["is_cross_border"].append(
+            None if country is None or home is None else int(country.strip().upper() != home.strip().upper()))
+        known = text(recent)
+        out["is_new_device"].append(0 if device is None else int(device not in (known or "").split("|")))
+    return out
 
 
 @on_demand_feature_view(

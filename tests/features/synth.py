@@ -107,6 +107,15 @@ def expected(table: str, feature: str, entity: str, at: dt.datetime, ttl=dt.time
     return value(table, idx, kind, entity, best, 1)
 
 
+#: fraud_v1's request fields, as for a card-present transaction in the home country without a device
+FRAUD_REQUEST = {"amount": 1.0, "request_epoch_s": 0, "channel": "pos", "merchant_country": "DE", "device_id": None}
+
+
+def fraud_row(customer_id: str, **fields) -> dict:
+    """An online entity row of fraud_v1: the customer and every request field (``fields`` override)."""
+    return {"customer_id": customer_id, **FRAUD_REQUEST, **fields}
+
+
 def label_frame(name: str, rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 

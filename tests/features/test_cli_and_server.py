@@ -83,13 +83,15 @@ def test_riskpipe_commands_and_feast_serve(cli_repo, monkeypatch, tmp_path):
 
     ents = tmp_path / "ents.parquet"
     pd.DataFrame({"customer_id": ["c1", "c2"], "event_timestamp": pd.to_datetime([synth.ts(D[1], 9), synth.ts(D[2], 9)], utc=True),
-                  "amount": [10.0, 20.0]}).to_parquet(ents)
+                  "amount": [10.0, 20.0], "channel": ["pos", "ecom"], "merchant_country": ["DE", "FR"],
+                  "device_id": [None, "d-new"]}).to_parquet(ents)
     out = tmp_path / "fraud_ts.parquet"
     res = _invoke(monkeypatch, env, ["training-set", "--feature-service", "fraud_v1", "--entities", str(ents),
                                      "--out", str(out), "--project", project])
     assert res.exit_code == 0, res.output
     frame = pd.read_parquet(out)
     assert list(frame["txn_count_24h"]) == [1010, 2020]
+    assert list(frame["is_ecom"]) == [0, 1] and list(frame["is_new_device"]) == [0, 1]
     assert json.loads((tmp_path / "fraud_ts.manifest.json").read_text())["row_counts"]["rows_out"] == 2
     from riskpipe.errors import ConfigError
 
@@ -107,7 +109,8 @@ def test_riskpipe_commands_and_feast_serve(cli_repo, monkeypatch, tmp_path):
         wait_healthy(server, base, tmp_path / "serve.log", "feast serve")
         body = {"feature_service": "fraud_v1",
                 "entities": {"customer_id": ["c1", "nobody"], "amount": [2000.0, 5.0],
-                             "request_epoch_s": [1767589200, 1767589200]}}
+                             "request_epoch_s": [1767589200, 1767589200], "channel": ["ecom", "pos"],
+                             "merchant_country": ["FR", "DE"], "device_id": ["d-new", None]}}
         r = httpx.post(f"{base}/get-online-features", json=body, timeout=30)
         assert r.status_code == 200, r.text
         payload = r.json()
@@ -118,6 +121,9 @@ def test_riskpipe_commands_and_feast_serve(cli_repo, monkeypatch, tmp_path):
         assert vec["amount_mean_30d"] == [synth.value("customer_fraud_daily", 4, "double", "c1", D[2]), None]
         assert vec["amount_to_mean_30d"][0] == 2000.0 / synth.value("customer_fraud_daily", 4, "double", "c1", D[2])
         assert vec["component_size"][1] is None
+        # the transaction's context through the on-demand view over HTTP: c1's home country is the
+        # synthetic table's string, so any real country is cross-border; an unknown device is new
+        assert (vec["is_ecom"], vec["is_cross_border"], vec["is_new_device"]) == ([1, 0], [1, None], [1, 0])
         # malformed requests are client errors, not 5xx
         bad = httpx.post(f"{base}/get-online-features", content=b"{not json", timeout=30,
                          headers={"content-type": "application/json"})

@@ -206,8 +206,8 @@ def test_materialize_gated_idempotent_and_online_reads(tmp_path):
     store = get_store(settings, apply=True)
     assert store.config.materialization_config.online_write_batch_size == 2
 
-    def vector(cust="c1", amount=2000.0):
-        out = online_features("fraud_v1", [{"customer_id": cust, "amount": amount, "request_epoch_s": 1767589200}],
+    def vector(cust="c1", amount=2000.0, **context):
+        out = online_features("fraud_v1", [synth.fraud_row(cust, amount=amount, request_epoch_s=1767589200, **context)],
                               settings=settings, store=store)
         return {k: v[0] for k, v in out.items()}
 
@@ -223,10 +223,20 @@ def test_materialize_gated_idempotent_and_online_reads(tmp_path):
     assert r2.rows["customer_credit_daily"] == 5 and r2.rows["loan_early_warning_daily"] == 3
     at = synth.ts(D[2], 12)
     v = vector()
-    assert assert_row_matches(v, "customer_fraud_daily", "c1", at) == 8
+    assert assert_row_matches(v, "customer_fraud_daily", "c1", at) == 10
     assert assert_row_matches(v, "customer_graph_daily", "c1", at) == 4
     assert v["amount_to_mean_30d"] == 2000.0 / synth.value("customer_fraud_daily", 4, "double", "c1", D[2])
     assert v["request_hour_utc"] == (1767589200 // 3600) % 24
+    # the transaction's context against the stored home country and recent devices
+    home = synth.value("customer_fraud_daily", 8, "string", "c1", D[2])
+    devices = synth.value("customer_fraud_daily", 9, "string", "c1", D[2])
+    assert (v["home_country"], v["recent_devices_30d"]) == (home, devices)
+    assert (v["is_ecom"], v["is_atm"], v["is_p2p"], v["is_cross_border"], v["is_new_device"]) == (0, 0, 0, 1, 0)
+    known = vector(channel="ecom", merchant_country=home, device_id=devices)  # one device: the list is itself
+    assert (known["is_ecom"], known["is_cross_border"], known["is_new_device"]) == (1, 0, 0)
+    assert vector(channel="atm", device_id="d-never-seen")["is_new_device"] == 1
+    unknown_context = vector(channel=None, merchant_country=None)  # an old client: flags missing, not guessed
+    assert (unknown_context["is_ecom"], unknown_context["is_cross_border"]) == (None, None)
     # c3 has no amount_mean_30d: the request-time ratio is null, not an error or inf
     assert vector("c3")["amount_to_mean_30d"] is None
     # unknown entity: nulls for every stored and derived-from-stored feature
@@ -246,7 +256,7 @@ def test_materialize_gated_idempotent_and_online_reads(tmp_path):
     (FEATURE_TABLES["customer_fraud_daily"].partition(settings.features, D[3]) / VALIDATED_MARKER).write_text("ok")
     r3 = materialize(D[3], settings=settings, store=store)
     assert r3.materialized == ["customer_fraud_daily"]
-    assert assert_row_matches(vector(), "customer_fraud_daily", "c1", synth.ts(D[3], 12)) == 8
+    assert assert_row_matches(vector(), "customer_fraud_daily", "c1", synth.ts(D[3], 12)) == 10
     assert materialized_until(store, "customer_fraud_daily") > materialized_until(store, "customer_graph_daily")
 
     # the skew check agrees for every service at materialisation time ...

@@ -55,18 +55,18 @@ def test_redis_killed_mid_materialisation_then_rerun(tmp_path, redis_server):
     # reads fail (not hang) and say why; no wall-clock bound here: tests do not time things, and a
     # loaded machine made the first read's set-up exceed one (the bound is the hang test's timeout)
     with pytest.raises(OnlineStoreUnavailable, match=f"redis at 127.0.0.1:{redis_server.port}"):
-        online_features("fraud_v1", [{"customer_id": "c1", "amount": 1.0, "request_epoch_s": 0}],
+        online_features("fraud_v1", [synth.fraud_row("c1")],
                         settings=settings, store=store)
 
     # restart (empty: no persistence) and rerun: every view is loaded with the right values
     redis_server.start()
     result = materialize(D[1], settings=settings, store=store)
     assert result.materialized == order
-    out = online_features("fraud_v1", [{"customer_id": c, "amount": 5.0, "request_epoch_s": 0} for c in synth.CUSTOMERS],
+    out = online_features("fraud_v1", [synth.fraud_row(c, amount=5.0) for c in synth.CUSTOMERS],
                           settings=settings, store=store)
     for i, cust in enumerate(synth.CUSTOMERS):
         row = {k: v[i] for k, v in out.items()}
-        assert assert_row_matches(row, "customer_fraud_daily", cust, synth.ts(D[1], 8)) == 8
+        assert assert_row_matches(row, "customer_fraud_daily", cust, synth.ts(D[1], 8)) == 10
         assert assert_row_matches(row, "customer_graph_daily", cust, synth.ts(D[1], 8)) == 4
     assert check_skew("credit_pd_v1", settings=settings, store=store).ok
 
@@ -78,7 +78,7 @@ def test_online_read_is_bounded_when_redis_hangs(tmp_path, redis_server):
     synth.write_all(settings.features, days=D[:1])
     store = get_store(settings, project=unique_project("rp_hang"), apply=True)
     materialize(D[0], settings=settings, store=store)
-    rows = [{"customer_id": "c2", "amount": 1.0, "request_epoch_s": 0}]
+    rows = [synth.fraud_row("c2")]
     assert online_features("fraud_v1", rows, settings=settings, store=store)["txn_count_24h"] == [2000]
     os.kill(redis_server.proc.pid, signal.SIGSTOP)  # accepts connections, never answers
     try:  # the read's own timeout ends it (a hang would never return): its error says so

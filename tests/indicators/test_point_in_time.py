@@ -100,10 +100,18 @@ def test_fraud_daily_devices_and_last_txn_match_pandas(world, built, txns, day):
     ev = known(silver(world, "device_events"), t)
     tx = known(txns, t)
     since = t - pd.Timedelta(days=30)
-    uses = pd.concat([ev[ev["event_ts"] >= since][["customer_id", "device_id"]],
-                      tx[(tx["event_ts"] >= since) & tx["device_id"].notna()][["customer_id", "device_id"]]])
+    cols = ["customer_id", "device_id", "event_ts"]
+    uses = pd.concat([ev[ev["event_ts"] >= since][cols], tx[(tx["event_ts"] >= since) & tx["device_id"].notna()][cols]])
     exp = uses.groupby("customer_id")["device_id"].nunique().reindex(out.index).fillna(0)
     assert_close(out["distinct_devices_30d"], exp, f"distinct_devices_30d {day}")
+    # the (at most 20) devices used last, sorted: what a transaction's new-device flag checks against
+    last_use = uses.dropna(subset=["device_id"]).groupby(["customer_id", "device_id"])["event_ts"].max().reset_index()
+    last_use = last_use.sort_values(["customer_id", "event_ts", "device_id"], ascending=[True, False, True])
+    recent = last_use.groupby("customer_id").head(20).groupby("customer_id")["device_id"].agg(
+        lambda d: "|".join(sorted(d))).reindex(out.index)
+    assert (out["recent_devices_30d"].isna() == recent.isna()).all()
+    assert (out["recent_devices_30d"].dropna() == recent.dropna()).all(), f"recent_devices_30d {day}"
+    assert out["recent_devices_30d"].notna().sum() > 10 and (out["home_country"] == "DE").all()
     last = tx.groupby("customer_id")["event_ts"].max().reindex(out.index).dt.floor("s")  # whole seconds
     assert (out["last_txn_ts"].isna() == last.isna()).all()
     assert (out["last_txn_ts"].dropna() == last.dropna()).all()

@@ -173,7 +173,8 @@ def test_fraud_and_early_warning_endpoints(served, client):
     assert (body["model_name"], body["feature_service"], body["request_id"]) == ("fraud", "fraud_v1", "t-9")
     # c3 has no 30-day mean amount in the synthetic tables: that and the ratio built on it are missing
     assert body["features_missing"] == ["amount_mean_30d", "amount_to_mean_30d"]
-    row = batch_row(settings, store, "fraud_v1", {"customer_id": "c3", "amount": 120.0, "request_epoch_s": epoch})
+    row = batch_row(settings, store, "fraud_v1", synth.fraud_row("c3", amount=120.0, request_epoch_s=epoch,
+                                                                 channel=None, merchant_country=None))
     assert row.loc[0, "request_hour_utc"] == 2
     assert body["probability"] == pytest.approx(float(score_table("models:/fraud/1", row).iloc[0]["probability"]),
                                                 rel=1e-12)

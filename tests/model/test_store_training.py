@@ -44,7 +44,8 @@ def test_fraud_trains_on_its_feature_service_with_matured_labels_only(store_env)
     first, last = STORE_DATES[0], STORE_DATES[-1]
     labels, parts = read_labels(MODEL_SPECS["fraud"], first, last, s)
     assert parts == [f"dt={d.isoformat()}" for d in STORE_DATES]
-    assert {"txn_id", "customer_id", "amount", "feature_ts", "label", "label_status", "label_known_at"} <= set(
+    assert {"txn_id", "customer_id", "amount", "channel", "merchant_country", "device_id", "feature_ts", "label",
+            "label_status", "label_known_at"} <= set(
         labels.columns)
     # the fraud definition of labels.yml, its 90-day window overridden by RISKPIPE_FRAUD_LABEL_DAYS
     defn = label_definition("fraud", s)
@@ -67,8 +68,9 @@ def test_fraud_trains_on_its_feature_service_with_matured_labels_only(store_env)
     manifest = json.loads(open(r.extra["manifest"]).read())
     service_cols = {f.split(":", 1)[1] for f in manifest["features"]}
     assert set(r.features) <= service_cols
-    assert {"amount_to_mean_30d", "component_bad_share"} <= set(r.features)
-    assert not {"txn_id", "customer_id", "amount", "request_epoch_s", TRUTH, "label"} & set(r.features)
+    assert {"amount_to_mean_30d", "component_bad_share", "is_ecom", "is_cross_border", "is_new_device"} <= set(r.features)
+    assert not {"txn_id", "customer_id", "amount", "request_epoch_s", "channel", "merchant_country", "device_id",
+                "home_country", "recent_devices_30d", TRUTH, "label"} & set(r.features)
     assert manifest["labels_known_by"] == as_of.isoformat()
     # the training set says which label definition its labels follow, and what it left out
     used = manifest["label_definition"]

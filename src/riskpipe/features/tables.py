@@ -84,7 +84,8 @@ CUSTOMER_FRAUD_DAILY = FeatureTable(
     extra_keys=(),
     features=_cols(
         "txn_count_24h long, txn_amount_24h double, txn_count_7d long, txn_amount_7d double,"
-        "amount_mean_30d double, distinct_devices_30d long, distinct_merchants_30d long, last_txn_ts timestamp"
+        "amount_mean_30d double, distinct_devices_30d long, distinct_merchants_30d long, last_txn_ts timestamp,"
+        "home_country string, recent_devices_30d string"
     ),
     description="What serving knows about a customer's recent card activity before a new transaction.",
 )

@@ -103,7 +103,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
 if tuple(MODEL_SPECS) != MODEL_NAMES:
     raise RuntimeError("riskpipe.models.config.MODEL_NAMES must list the models of MODEL_SPECS")
 TRUTH = "truth_probability"
-REQUEST_FIELDS = ("amount", "requested_amount", "request_epoch_s")
+REQUEST_FIELDS = ("amount", "requested_amount", "request_epoch_s", "channel", "merchant_country", "device_id")
 
 
 def model_spec(name: str) -> ModelSpec:
@@ -297,7 +297,7 @@ def train_from_store(
         if rejects is not None and truth_path and reject.attach_outcome(rejects, spec.key, truth_path) and \
                 reject.attach_outcome(df, spec.key, truth_path):
             outcome = reject.OUTCOME
-    # request-time fields (amount, requested_amount, request_epoch_s) reach the model through the
+    # request-time fields (amount, requested_amount, request_epoch_s, ...) reach the model through the
     # service's on-demand features only; serving reads the same service, so training must too
     exclude = [c for c in df.columns if c in ("label_known_at", "label_status", "created_ts", spec.key,
                                               "decision_id", *REQUEST_FIELDS)]
@@ -338,7 +338,7 @@ def train_from_store(
 #: feature table), its event time column and the request-time fields the feature service needs
 POPULATIONS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "credit_pd": ("silver", "applications", "applied_at", ("requested_amount",)),  # through the door
-    "fraud": ("silver", "transactions", "event_ts", ("amount",)),
+    "fraud": ("silver", "transactions", "event_ts", ("amount", "channel", "merchant_country", "device_id")),
     "early_warning": ("features", "loan_early_warning_daily", "feature_ts", ()),  # loans active at D
 }
 

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,6 +72,7 @@ def load_serve_settings(**overrides: object) -> ServeSettings:
 # ---- request bodies -------------------------------------------------------------------------------
 Id = Annotated[str, Field(min_length=1, max_length=200, strict=True)]
 Amount = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", strict=True, description="ISO 3166-1 alpha-2, upper case")]
 
 
 class _Body(BaseModel):
@@ -87,12 +88,18 @@ class CreditApplication(_Body):
 
 
 class CardTransaction(_Body):
-    """A card transaction to score (fraud). ``event_time`` defaults to now (UTC); a naive time is UTC."""
+    """A card transaction to score (fraud). ``event_time`` defaults to now (UTC); a naive time is UTC.
+    ``channel`` and ``merchant_country`` are optional for old clients: without them the model scores
+    their flags as missing (listed in ``features_missing``); ``device_id`` is null for a card-present
+    transaction without a device."""
 
     txn_id: Id | None = None
     customer_id: Id
     amount: Amount
     event_time: dt.datetime | None = None
+    channel: Literal["pos", "ecom", "atm", "p2p"] | None = None
+    merchant_country: Country | None = None
+    device_id: Id | None = None
 
     def epoch_s(self) -> int:
         t = self.event_time or dt.datetime.now(dt.UTC)
@@ -146,9 +153,11 @@ def endpoints(ss: ServeSettings) -> dict[str, Endpoint]:
             {"customer_id": nobody, "requested_amount": 1.0}),
         "fraud": Endpoint(
             "fraud", ss.fraud_model, "fraud_v1", CardTransaction,
-            lambda r: {"customer_id": r.customer_id, "amount": float(r.amount), "request_epoch_s": r.epoch_s()},
+            lambda r: {"customer_id": r.customer_id, "amount": float(r.amount), "request_epoch_s": r.epoch_s(),
+                       "channel": r.channel, "merchant_country": r.merchant_country, "device_id": r.device_id},
             lambda r: r.txn_id,
-            {"customer_id": nobody, "amount": 1.0, "request_epoch_s": 0}),
+            {"customer_id": nobody, "amount": 1.0, "request_epoch_s": 0, "channel": "pos", "merchant_country": "DE",
+             "device_id": None}),
         "early_warning": Endpoint(
             "early_warning", ss.early_warning_model, "early_warning_v1", LoanRef,
             lambda r: {"loan_id": r.loan_id, "customer_id": r.customer_id},

@@ -1,6 +1,8 @@
 {#- device and login activity per customer at T (event_ts < T, known_at <= T): distinct devices over
-    device events and card transactions in [T - 30d, T); login attempts (success or failure) in the
-    last 30 days and in the 30 days before -#}
+    device events and card transactions in [T - 30d, T), and the ids of the (at most
+    var('recent_devices_max')) most recently used of them, sorted and '|'-joined (what a transaction's
+    "new device" flag is checked against); login attempts (success or failure) in the last 30 days
+    and in the 30 days before -#}
 with device_events as (
     select * from {{ ref('stg_device_events__device_events') }}
     where event_ts < {{ feature_ts() }} and known_at <= {{ feature_ts() }}
@@ -15,15 +17,34 @@ transactions as (
 ),
 
 device_uses as (
-    select customer_id, device_id from device_events
+    select customer_id, device_id, event_ts from device_events
     where event_ts >= {{ ago(feature_ts(), 30, 'day') }}
     union all
-    select customer_id, device_id from transactions
+    select customer_id, device_id, event_ts from transactions
+),
+
+device_last_use as (
+    select customer_id, device_id, max(event_ts) as last_ts
+    from device_uses
+    where device_id is not null
+    group by customer_id, device_id
+),
+
+device_recency as (
+    select
+        customer_id,
+        device_id,
+        row_number() over (partition by customer_id order by last_ts desc, device_id) as recency
+    from device_last_use
 ),
 
 devices as (
-    select customer_id, cast(count(distinct device_id) as {{ dbt.type_bigint() }}) as distinct_devices_30d
-    from device_uses
+    select
+        customer_id,
+        cast(count(*) as {{ dbt.type_bigint() }}) as distinct_devices_30d,
+        {{ sorted_string_agg("case when recency <= " ~ var('recent_devices_max') ~ " then device_id end", '|') }}
+            as recent_devices_30d
+    from device_recency
     group by customer_id
 ),
 
@@ -49,6 +70,7 @@ final as (
     select
         customers.customer_id,
         coalesce(devices.distinct_devices_30d, 0) as distinct_devices_30d,
+        devices.recent_devices_30d,
         coalesce(logins.login_count_30d, 0) as login_count_30d,
         coalesce(logins.login_count_prev_30d, 0) as login_count_prev_30d
     from customers

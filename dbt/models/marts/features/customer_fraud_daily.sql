@@ -24,7 +24,9 @@ final as (
         transactions.txn_mean_30d as amount_mean_30d,
         cast(coalesce(devices.distinct_devices_30d, 0) as {{ dbt.type_bigint() }}) as distinct_devices_30d,
         cast(coalesce(transactions.distinct_merchants_30d, 0) as {{ dbt.type_bigint() }}) as distinct_merchants_30d,
-        transactions.last_txn_ts
+        transactions.last_txn_ts,
+        cast('{{ var('home_country') }}' as {{ dbt.type_string() }}) as home_country,
+        cast(devices.recent_devices_30d as {{ dbt.type_string() }}) as recent_devices_30d
     from spine
     left join transactions on spine.customer_id = transactions.customer_id
     left join devices on spine.customer_id = devices.customer_id

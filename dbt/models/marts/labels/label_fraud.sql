@@ -29,6 +29,9 @@ labelled as (
         transactions.txn_id,
         transactions.customer_id,
         transactions.amount,
+        transactions.channel,
+        transactions.merchant_country,
+        transactions.device_id,
         transactions.event_ts as feature_ts,
         case when transactions.window_end > horizon.horizon_ts then null  -- not matured: left out
              when fraud_chargebacks.reported_known_at <= transactions.window_end then 1
@@ -48,6 +51,9 @@ final as (
         txn_id,
         customer_id,
         amount,
+        channel,
+        merchant_country,
+        device_id,
         feature_ts,
         cast(label as {{ dbt.type_int() }}) as label,
         case when label = 1 then 'bad' else 'good' end as label_status,
