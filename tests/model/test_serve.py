@@ -33,12 +33,13 @@ MODELS = {
     "credit_pd": ("credit_pd_v1", ["bureau_score", "utilisation", "missed_payments_3m", "on_time_ratio_3m",
                                    "component_size", "requested_to_income", "requested_amount"]),
     "fraud": ("fraud_v1", ["txn_count_24h", "txn_amount_24h", "amount_mean_30d", "amount_to_mean_30d",
-                           "request_hour_utc", "amount", "component_size"]),
+                           "request_hour_utc", "amount", "component_size", "is_ecom", "is_new_device"]),
     "early_warning": ("early_warning_v1", ["installments_paid", "paid_ratio", "dpd_current", "dpd_change_30d",
                                            "bureau_score", "utilisation"]),
 }
 SMALL = {"requested_to_income": (0.0, 5.0), "amount_to_mean_30d": (0.0, 5.0), "request_hour_utc": (0, 24),
-         "requested_amount": (10.0, 10_000.0), "amount": (1.0, 10_000.0)}
+         "requested_amount": (10.0, 10_000.0), "amount": (1.0, 10_000.0), "is_ecom": (0, 2), "is_new_device": (0, 2)}
+INTEGER = {"request_hour_utc", "is_ecom", "is_new_device"}
 
 
 def training_frame(features: list[str], seed: int, n: int = 1200) -> pd.DataFrame:
@@ -47,9 +48,9 @@ def training_frame(features: list[str], seed: int, n: int = 1200) -> pd.DataFram
     df = pd.DataFrame({"application_date": pd.Timestamp("2025-06-01") + pd.to_timedelta(rng.integers(0, 180, n), "D")})
     for f in features:
         lo, hi = SMALL.get(f, (0.0, 6000.0))
-        df[f] = rng.integers(lo, hi, n) if f == "request_hour_utc" else rng.uniform(lo, hi, n)
+        df[f] = rng.integers(lo, hi, n) if f in INTEGER else rng.uniform(lo, hi, n)
     z = [(df[f] - df[f].mean()) / df[f].std() for f in features[:3]]
-    logit = -2.0 + 1.2 * z[0] - 0.8 * z[1] + 0.6 * z[2]
+    logit = -2.0 + 1.2 * z[0] - 0.8 * z[1] + 0.6 * z[2] + sum(1.5 * df[f] for f in features if f.startswith("is_"))
     df["label"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     return df
 
@@ -167,21 +168,29 @@ def test_fraud_and_early_warning_endpoints(served, client):
     settings, store, _, _ = served
     when = "2026-01-05T02:30:00Z"
     epoch = int(dt.datetime(2026, 1, 5, 2, 30, tzinfo=dt.UTC).timestamp())
-    r = client.post("/v1/score/fraud", json={"txn_id": "t-9", "customer_id": "c3", "amount": 120.0, "event_time": when})
+    context = {"channel": "ecom", "merchant_country": "FR", "device_id": "d-never-seen"}
+    r = client.post("/v1/score/fraud", json={"txn_id": "t-9", "customer_id": "c3", "amount": 120.0, "event_time": when,
+                                             **context})
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["model_name"], body["feature_service"], body["request_id"]) == ("fraud", "fraud_v1", "t-9")
     # c3 has no 30-day mean amount in the synthetic tables: that and the ratio built on it are missing
     assert body["features_missing"] == ["amount_mean_30d", "amount_to_mean_30d"]
-    row = batch_row(settings, store, "fraud_v1", synth.fraud_row("c3", amount=120.0, request_epoch_s=epoch,
-                                                                 channel=None, merchant_country=None))
-    assert row.loc[0, "request_hour_utc"] == 2
+    row = batch_row(settings, store, "fraud_v1", synth.fraud_row("c3", amount=120.0, request_epoch_s=epoch, **context))
+    assert (row.loc[0, "request_hour_utc"], row.loc[0, "is_ecom"], row.loc[0, "is_new_device"]) == (2, 1, 1)
     assert body["probability"] == pytest.approx(float(score_table("models:/fraud/1", row).iloc[0]["probability"]),
                                                 rel=1e-12)
     # a naive event time is UTC
     naive = client.post("/v1/score/fraud", json={"customer_id": "c3", "amount": 120.0,
-                                                 "event_time": "2026-01-05T02:30:00"}).json()
+                                                 "event_time": "2026-01-05T02:30:00", **context}).json()
     assert naive["probability"] == body["probability"]
+    # the transaction's context reaches the model: a card-present one without a device scores otherwise;
+    # an old client that sends no channel gets the flag scored as missing, and told so
+    pos = client.post("/v1/score/fraud", json={"customer_id": "c3", "amount": 120.0, "event_time": when,
+                                               "channel": "pos", "merchant_country": "FR"}).json()
+    assert pos["probability"] < body["probability"]
+    old_client = client.post("/v1/score/fraud", json={"customer_id": "c3", "amount": 120.0, "event_time": when}).json()
+    assert old_client["features_missing"] == ["amount_mean_30d", "amount_to_mean_30d", "is_ecom"]
 
     r = client.post("/v1/score/early_warning", json={"loan_id": "l2", "customer_id": "c2"})
     assert r.status_code == 200, r.text
@@ -210,6 +219,9 @@ def test_unknown_customer_is_scored_with_features_missing(client):
     ("fraud", {"customer_id": 7, "amount": 1.0}, "customer_id", "string_type"),
     ("fraud", {"customer_id": "c1", "amount": 1.0, "event_time": "yesterday"}, "event_time", "datetime_from_date_parsing"),
     ("fraud", {"customer_id": "c1"}, "amount", "missing"),
+    ("fraud", {"customer_id": "c1", "amount": 1.0, "channel": "phone"}, "channel", "literal_error"),
+    ("fraud", {"customer_id": "c1", "amount": 1.0, "merchant_country": "Germany"}, "merchant_country",
+     "string_pattern_mismatch"),
     ("early_warning", {"customer_id": "c1"}, "loan_id", "missing"),
 ])
 def test_bad_input_is_422_naming_the_field(client, path, payload, field, kind):
