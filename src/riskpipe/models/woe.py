@@ -240,8 +240,14 @@ class Scorecard:
         return np.column_stack([self.bins[f].transform(M[:, j]) for j, f in enumerate(self.features)])
 
     def log_odds(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
-        beta = np.array([self.coef[f] for f in self.features])
-        return self.intercept + self._z(X) @ beta
+        """Intercept plus each feature's WOE times its weight, added feature by feature in a fixed order:
+        a row's value is then bit-identical whether it is scored alone (serving, replay) or in a batch.
+        A matrix product is not: BLAS picks its summation order by shape and CPU (1 ulp apart)."""
+        Z = self._z(X)
+        eta = np.full(len(Z), self.intercept)
+        for j, f in enumerate(self.features):
+            eta = eta + Z[:, j] * self.coef[f]
+        return eta
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.log_odds(X)))
