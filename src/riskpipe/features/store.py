@@ -151,6 +151,12 @@ def service_views(store, service) -> tuple[list[Any], list[Any]]:
     return views, odfvs
 
 
+def request_fields(odfvs: list[Any]) -> list[str]:
+    """The request-time fields (sorted) that the on-demand views of :func:`service_views` read from the
+    request: what an entity frame, a label table or a scoring request must carry for the service."""
+    return sorted({f.name for odfv, _ in odfvs for rs in odfv.source_request_sources.values() for f in rs.schema})
+
+
 def drop_project(store) -> None:
     """Remove one project's online data and registry entries, and nothing else.
 

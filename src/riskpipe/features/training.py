@@ -24,7 +24,7 @@ import pandas as pd
 
 from riskpipe.errors import ConfigError
 from riskpipe.features.config import DEFAULT_PROJECT
-from riskpipe.features.store import feature_service, get_store, service_views
+from riskpipe.features.store import feature_service, get_store, request_fields, service_views
 from riskpipe.features.tables import DATA_FILE, LABEL_TABLES, PARTITION_KEY, TIMESTAMP_FIELD
 from riskpipe.settings import Settings, get_settings
 
@@ -174,11 +174,10 @@ def build_training_set(
     if missing_keys:
         raise ConfigError(f"feature service {service_name} joins on {', '.join(join_keys)}; "
                           f"the entity frame lacks {', '.join(missing_keys)}")
-    request_fields = sorted({f.name for odfv, _ in odfvs for rs in odfv.source_request_sources.values()
-                             for f in rs.schema})
-    for derived in DERIVED_REQUEST_FIELDS & set(request_fields) - set(df.columns):
+    req_fields = request_fields(odfvs)
+    for derived in DERIVED_REQUEST_FIELDS & set(req_fields) - set(df.columns):
         df[derived] = ((df[EVENT_TS] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
-    missing_req = [f for f in request_fields if f not in df.columns]
+    missing_req = [f for f in req_fields if f not in df.columns]
     if missing_req:
         raise ConfigError(f"feature service {service_name} has request-time features that need the entity "
                           f"columns {', '.join(missing_req)}; add them to the entity frame/label table")
@@ -213,6 +212,7 @@ def build_training_set(
         "project": store.project,
         "offline_store": settings.offline_store.value,
         "features": features,
+        "request_fields": req_fields,
         "entities": entity_meta,
         "event_time": {"column": ev, "min": first.isoformat(), "max": last.isoformat()},
         "labels_known_by": labels_known_by.isoformat() if labels_known_by else None,

@@ -119,7 +119,7 @@ def service_lineage(feature_service: str, settings: Settings) -> tuple[pd.DataFr
     Lineage: service -> feature view -> feature table (dbt model or Spark graph job) -> silver dataset
     -> landing source. Features: every feature of the service with its dbt definition, unit, owner.
     """
-    from riskpipe.features.store import load_definitions
+    from riskpipe.features.store import load_definitions, request_fields
     from riskpipe.indicators import graph
     from riskpipe.sources.config import get_sources
 
@@ -161,7 +161,7 @@ def service_lineage(feature_service: str, settings: Settings) -> tuple[pd.DataFr
         else:
             odfv = odfvs[proj.name]
             inputs = sorted({p.name for p in odfv.source_feature_view_projections.values()})
-            request = sorted({f.name for rs in odfv.source_request_sources.values() for f in rs.schema})
+            request = request_fields([(odfv, proj)])
             for v in inputs:
                 lineage.append({"feature_service": feature_service, "feature_view": proj.name,
                                 "feature_table": f"on demand over {v}", "producer": "Feast on-demand view",

@@ -103,7 +103,6 @@ MODEL_SPECS: dict[str, ModelSpec] = {
 if tuple(MODEL_SPECS) != MODEL_NAMES:
     raise RuntimeError("riskpipe.models.config.MODEL_NAMES must list the models of MODEL_SPECS")
 TRUTH = "truth_probability"
-REQUEST_FIELDS = ("amount", "requested_amount", "request_epoch_s", "channel", "merchant_country", "device_id")
 
 
 def model_spec(name: str) -> ModelSpec:
@@ -297,10 +296,10 @@ def train_from_store(
         if rejects is not None and truth_path and reject.attach_outcome(rejects, spec.key, truth_path) and \
                 reject.attach_outcome(df, spec.key, truth_path):
             outcome = reject.OUTCOME
-    # request-time fields (amount, requested_amount, request_epoch_s, ...) reach the model through the
-    # service's on-demand features only; serving reads the same service, so training must too
+    # request-time fields (amount, channel, ...) reach the model through the service's on-demand
+    # features only; serving reads the same service, so training must too
     exclude = [c for c in df.columns if c in ("label_known_at", "label_status", "created_ts", spec.key,
-                                              "decision_id", *REQUEST_FIELDS)]
+                                              "decision_id", *ts.manifest["request_fields"])]
     feats_present = set(df.columns)
     monotone = {f: d for f, d in spec.monotone.items() if f in feats_present}
     r = train_model(
@@ -335,20 +334,27 @@ def train_from_store(
 
 # ---- batch scoring of a date's population -----------------------------------------------------------
 #: per model: where the population of date D lives (a silver dataset partitioned by event date, or a
-#: feature table), its event time column and the request-time fields the feature service needs
-POPULATIONS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
-    "credit_pd": ("silver", "applications", "applied_at", ("requested_amount",)),  # through the door
-    "fraud": ("silver", "transactions", "event_ts", ("amount", "channel", "merchant_country", "device_id")),
-    "early_warning": ("features", "loan_early_warning_daily", "feature_ts", ()),  # loans active at D
+#: feature table) and its event time column; the request-time fields come from the feature service
+POPULATIONS: dict[str, tuple[str, str, str]] = {
+    "credit_pd": ("silver", "applications", "applied_at"),  # through the door
+    "fraud": ("silver", "transactions", "event_ts"),
+    "early_warning": ("features", "loan_early_warning_daily", "feature_ts"),  # loans active at D
 }
 
 
-def population(model: str, day: dt.date | str, settings: Settings | None = None) -> pd.DataFrame:
+def population(model: str, day: dt.date | str, settings: Settings | None = None, *, store=None) -> pd.DataFrame:  # noqa: ANN001
     """The entities to score for ``day``: key, customer, ``feature_ts`` (the decision time) and the
-    request-time fields, exactly the columns of the model's label table (without the label)."""
+    request-time fields its feature service reads, the columns of the model's label table (without the
+    label)."""
+    from riskpipe.features.store import feature_service, get_store, request_fields, service_views
+    from riskpipe.features.training import DERIVED_REQUEST_FIELDS
+
     s = settings or get_settings()
     spec, day = model_spec(model), _day(day)
-    layer, name, ts_col, request = POPULATIONS[model]
+    store = store or get_store(s)
+    _, odfvs = service_views(store, feature_service(store, spec.feature_service))
+    request = [f for f in request_fields(odfvs) if f not in DERIVED_REQUEST_FIELDS]
+    layer, name, ts_col = POPULATIONS[model]
     root = (s.silver if layer == "silver" else s.features) / name / f"{PARTITION_KEY}={day.isoformat()}"
     files = sorted(root.glob("*.parquet"))
     if not files:
@@ -369,6 +375,7 @@ def score_date(model: str, day: dt.date | str, *, alias: str = "champion", out: 
     the same rows): key, customer_id, feature_ts, model version, probability, score, band, reasons.
     """
 
+    from riskpipe.features.store import get_store
     from riskpipe.features.training import build_training_set
     from riskpipe.models.explain import score_table
     from riskpipe.models.registry import alias_version, configure_mlflow
@@ -382,10 +389,11 @@ def score_date(model: str, day: dt.date | str, *, alias: str = "champion", out: 
     if mv.tags.get("feature_service") != spec.feature_service:
         raise TrainInputError(f"{model} v{mv.version} was trained on feature service "
                               f"{mv.tags.get('feature_service')!r}, not {spec.feature_service!r}: refusing to score")
-    ents = population(model, day, s)
+    store = get_store(s)
+    ents = population(model, day, s, store=store)
     path = Path(out) if out else s.lake / "scores" / model / f"{PARTITION_KEY}={day.isoformat()}" / DATA_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    ts = build_training_set(spec.feature_service, ents, settings=s,
+    ts = build_training_set(spec.feature_service, ents, settings=s, store=store,
                             manifest_path=path.parent / f"{path.stem}.manifest.json")
     scored = score_table(f"models:/{model}/{mv.version}", ts.frame)
     res = pd.concat([ts.frame[[spec.key, "customer_id", "feature_ts"]].reset_index(drop=True),
