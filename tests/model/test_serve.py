@@ -565,9 +565,10 @@ def test_decision_log_outlives_its_writer_process_and_writes_each_batch_whole(tm
     lost; Ctrl-C / SIGTERM to the process group do not stop it (the server's last flush must land); a
     batch whose files cannot all be written leaves no file and is written whole, once, later; a hung
     writer does not hold up the shutdown."""
+    import fcntl
     import signal
 
-    from riskpipe.models.decisions import DecisionLog, read_decisions
+    from riskpipe.models.decisions import PIPE_BYTES, DecisionLog, read_decisions
 
     records = _decision_records(31)
     log = DecisionLog(tmp_path, flush_seconds=3600)
@@ -577,6 +578,9 @@ def test_decision_log_outlives_its_writer_process_and_writes_each_batch_whole(tm
                 break
             time.sleep(0.1)
         assert first is not None, log.status()
+        # background work: the writer gets only a CPU nothing else wants, and a flush is one pipe write
+        assert os.sched_getscheduler(first) == os.SCHED_IDLE
+        assert fcntl.fcntl(log._writer.stdin.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_BYTES
         os.kill(first, signal.SIGINT)
         os.kill(first, signal.SIGTERM)
         for r in records[:10]:

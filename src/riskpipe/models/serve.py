@@ -410,9 +410,7 @@ class Scorer:
         latency = round((time.perf_counter() - started) * 1000.0, 3)
         request_id = ep.request_id(body)
         if self.decisions is not None:
-            from riskpipe.models.decisions import to_json
-
-            request = to_json(body.model_dump(mode="json"))
+            request = body.model_dump(mode="json")  # the writer process stores it as JSON text
             decision_id = self._log_decision("champion", None, key, champ, request_id, request, row, missing,
                                              scored, latency)
             self._submit_shadow(key, champ.version, decision_id, row, request, request_id)
@@ -423,7 +421,8 @@ class Scorer:
         )
 
     def _log_decision(self, role: str, shadow_of: str | None, key: str, model: Champion, request_id: str | None,
-                      request: str, row: dict[str, Any], missing: list[str], scored: Any, latency_ms: float) -> str:
+                      request: dict[str, Any], row: dict[str, Any], missing: list[str], scored: Any,
+                      latency_ms: float) -> str:
         """Append one decision record (champion or shadow) to the log; returns its id."""
         from riskpipe.models.decisions import new_decision_id
 
@@ -440,7 +439,7 @@ class Scorer:
 
     # ---- shadow challenger ------------------------------------------------------------------------
     def _submit_shadow(self, key: str, champion_version: str, decision_id: str, row: dict[str, Any],
-                       request: str, request_id: str | None) -> None:
+                       request: dict[str, Any], request_id: str | None) -> None:
         if self._shadow_pool is None:
             return
         with self._shadow_lock:
@@ -454,7 +453,7 @@ class Scorer:
             with self._shadow_lock:
                 self._shadow_pending -= 1
 
-    def _shadow(self, key: str, champion_version: str, decision_id: str, row: dict[str, Any], request: str,
+    def _shadow(self, key: str, champion_version: str, decision_id: str, row: dict[str, Any], request: dict[str, Any],
                 request_id: str | None) -> None:
         """Score the challenger on the champion's features and log it (role shadow); never raises."""
         import numpy as np
