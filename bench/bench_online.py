@@ -11,21 +11,17 @@ Figures, each beside an anchor measured in the same run (latencies after warm-up
   (one pipelined HGETALL of the same entity keys). Goal (#6): p99 < 2 ms.
 - the same vector over HTTP from Feast's feature server: p99 vs the raw round trip. Goal (#6): p99 < 5 ms.
 - scoring API (``POST /v1/score/credit_pd``: online features + model + reason codes + decision log),
-  one client: p99 vs the in-process feature read alone. Goal (#7): p99 < 10 ms.
+  one client, 10,000 requests: p99 vs the in-process feature read alone. Goal (#7): p99 < 10 ms.
 - scoring API throughput with 4 and 16 concurrent clients vs one client (requests/s).
-- decision log overhead (#10): API p99 with the log on vs an identical server with it off, measured
-  in 30 rotating blocks over 30,000 requests per server, at every scale, beside a control: a second
-  log-off server measured in the same blocks. A ratio of two p99s is noisy: with 10,000 requests
-  each, two identical log-off servers differed by 18% in one run (2026-11-28); the off/control ratio
-  in the note is that noise for the run at hand. Goal: <= 1.1x.
+The decision log's overhead on the API (#10) is bench_decisionlog, on the same set-up (``served_world``).
 Lower is better for latencies and their ratios; higher for throughput. Scales: small 20k customers
-and 3,000 timed requests per figure (30,000 for the scoring API p99s); full 1M customers and 10,000
-requests (30,000 for the scoring API p99s).
+and 3,000 timed requests per figure; full 1M customers and 10,000 requests.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -36,12 +32,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 DAY = dt.date(2026, 1, 5)
 REDIS_DB = 13
 REPO = Path(__file__).resolve().parents[1]
+SCORING_REQUESTS = 10_000  # timed scoring API requests (1 client), at every scale
 
 
 def _free_port() -> int:
@@ -217,12 +215,50 @@ def _train_champion(s, store, customers: list[str], rng: np.random.Generator) ->
     return feats
 
 
-def run(scale: str) -> list[dict]:
+@dataclasses.dataclass
+class World:
+    """What :func:`served_world` set up: settings, store, requests (``warm`` + ``n_req`` picks)."""
+
+    s: Any
+    store: Any
+    redis: Any
+    work: Path
+    env: dict[str, str]
+    customers: list[str]
+    picks: list[str]
+    amounts: np.ndarray
+    warm: int
+    n_req: int
+    n_customers: int
+    rng: np.random.Generator
+    riskpipe_exe: str = str(Path(sys.executable).with_name("riskpipe"))
+
+    def score_bodies(self, n: int) -> list[dict]:
+        """``warm`` + at least ``n`` scoring requests: the picks first, then more random customers."""
+        extra = self.rng.integers(0, len(self.customers), max(0, n - self.n_req))
+        bodies = [{"customer_id": c, "requested_amount": float(a)} for c, a in zip(self.picks, self.amounts, strict=True)]
+        return bodies + [{"customer_id": self.customers[j], "requested_amount": float(a)}
+                         for j, a in zip(extra, self.rng.uniform(100, 20_000, len(extra)).round(2), strict=True)]
+
+    @contextlib.contextmanager
+    def scoring_api(self, name: str, **env: str):
+        """``riskpipe serve`` as its own process; yields its credit_pd scoring URL."""
+        port = _free_port()
+        common = {"RISKPIPE_SERVE_SHADOW": "false", "RISKPIPE_SERVE_CHAMPION_CHECK_SECONDS": "60", **env}
+        with _process([self.riskpipe_exe, "serve", "--host", "127.0.0.1", "--port", str(port)], {**self.env, **common},
+                      f"http://127.0.0.1:{port}/health", self.work / f"serve-{name}.log"):  # only credit_pd has a champion: /ready is 503
+            yield f"http://127.0.0.1:{port}/v1/score/credit_pd"
+
+
+@contextlib.contextmanager
+def served_world(scale: str, prefix: str):
+    """One day of every feature table materialised into Redis db 13 (flushed before and after) and a
+    credit_pd champion in a private MLflow, under a temporary folder (removed after)."""
     import redis
 
     from riskpipe.features.materialize import materialize
     from riskpipe.features.store import get_store
-    from riskpipe.settings import load_settings
+    from riskpipe.settings import load_settings, reset_settings
 
     n_customers, n_req = {"small": (20_000, 3_000), "full": (1_000_000, 10_000)}.get(scale, (1_000_000, 10_000))
     warm = 300
@@ -230,14 +266,12 @@ def run(scale: str) -> list[dict]:
     r = redis.Redis.from_url(redis_url)
     r.ping()  # fails clearly when Redis is not running
     r.flushdb()
-    work = Path(tempfile.mkdtemp(prefix="bench-online-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     rng = np.random.default_rng(11)
     saved = dict(os.environ)
     try:
         env_base = _env(work, redis_url)
         os.environ.update({k: v for k, v in env_base.items() if k.startswith(("RISKPIPE_", "MLFLOW_"))})
-        from riskpipe.settings import reset_settings
-
         reset_settings()
         s = load_settings()
         customers = _write_tables(s.features, n_customers, rng)
@@ -247,8 +281,19 @@ def run(scale: str) -> list[dict]:
         _train_champion(s, store, customers, rng)
         picks = [customers[i] for i in rng.integers(0, len(customers), warm + n_req)]
         amounts = rng.uniform(100, 20_000, warm + n_req).round(2)
-        out: list[dict] = []
+        yield World(s, store, r, work, env_base, customers, picks, amounts, warm, n_req, n_customers, rng)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        with contextlib.suppress(Exception):
+            r.flushdb()
+        shutil.rmtree(work, ignore_errors=True)
 
+
+def run(scale: str) -> list[dict]:
+    with served_world(scale, "bench-online-") as w:
+        s, store, r, picks, amounts, warm, n_req = w.s, w.store, w.redis, w.picks, w.amounts, w.warm, w.n_req
+        out: list[dict] = []
         # ---- Feast in-process vs raw Redis ------------------------------------------------------
         from feast.infra.online_stores.helpers import _redis_key
         from feast.protos.feast.types.EntityKey_pb2 import EntityKey
@@ -277,18 +322,17 @@ def run(scale: str) -> list[dict]:
         out.append({"name": "Feast online read credit_pd_v1, in-process, p99", "figure": round(_pct(t_feast, 99), 3),
                     "unit": "ms", "anchor": "raw redis-py HGETALL round trip, p99", "anchor_figure": round(raw99, 3),
                     "ratio": round(_pct(t_feast, 99) / raw99, 2), "goal": "p99 < 2 ms",
-                    "note": f"p50 {_pct(t_feast, 50):.3f} ms vs raw p50 {_pct(t_raw, 50):.3f} ms; {n_customers:,} "
+                    "note": f"p50 {_pct(t_feast, 50):.3f} ms vs raw p50 {_pct(t_raw, 50):.3f} ms; {w.n_customers:,} "
                             f"customers in Redis, {n_req:,} requests"})
 
         # ---- feast serve over HTTP --------------------------------------------------------------
-        repo = work / "feature_repo"  # the command writes feature_store.yaml into it from the settings
+        repo = w.work / "feature_repo"  # the command writes feature_store.yaml into it from the settings
         shutil.copytree(REPO / "feature_repo", repo, ignore=shutil.ignore_patterns("feature_store.yaml", "__pycache__"))
         port = _free_port()
-        riskpipe_exe = str(Path(sys.executable).with_name("riskpipe"))
         # `riskpipe feature-server` execs `feast serve` with the production options (no worker
         # recycling, no access log, PYTHONOPTIMIZE=1 so typeguard's checks inside Feast are off)
-        with _process([riskpipe_exe, "feature-server", "--host", "127.0.0.1", "--port", str(port), "--repo", str(repo)],
-                      env_base, f"http://127.0.0.1:{port}/health", work / "feast-serve.log"):
+        with _process([w.riskpipe_exe, "feature-server", "--host", "127.0.0.1", "--port", str(port), "--repo", str(repo)],
+                      w.env, f"http://127.0.0.1:{port}/health", w.work / "feast-serve.log"):
             bodies = [{"feature_service": "credit_pd_v1",
                        "entities": {"customer_id": [picks[i]], "requested_amount": [float(amounts[i])]}}
                       for i in idx]
@@ -300,60 +344,25 @@ def run(scale: str) -> list[dict]:
                     "note": f"p50 {_pct(t_http, 50):.3f} ms; one keep-alive client (http.client); server: "
                             "riskpipe feature-server (feast serve, PYTHONOPTIMIZE=1, no worker recycling)"})
 
-        # ---- the scoring API: decision log on and off ------------------------------------------
-        # the on/off comparison is a ratio of two tail quantiles, and two identical servers measured
-        # alike differ at p99 by up to ~20% with 10,000 requests each (seen 2026-11-28). So it takes
-        # 30,000 requests per server in 30 rotating blocks, at every scale, and a third server (log
-        # off too) as a control: the off/off ratio of the same run is the noise the on/off ratio has
-        n_cmp, blocks = max(n_req, 30_000), 30
-        extra = rng.integers(0, len(customers), max(0, n_cmp - n_req))
-        score_bodies = [{"customer_id": picks[i], "requested_amount": float(amounts[i])} for i in idx]
-        score_bodies += [{"customer_id": customers[j], "requested_amount": float(a)}
-                         for j, a in zip(extra, rng.uniform(100, 20_000, len(extra)).round(2), strict=True)]
-        ports = {"on": _free_port(), "off": _free_port(), "control": _free_port()}
-        common = {"RISKPIPE_SERVE_SHADOW": "false", "RISKPIPE_SERVE_CHAMPION_CHECK_SECONDS": "60"}
-        with contextlib.ExitStack() as stack:
-            for mode, p in ports.items():
-                stack.enter_context(_process(
-                    [riskpipe_exe, "serve", "--host", "127.0.0.1", "--port", str(p)],
-                    {**env_base, **common, "RISKPIPE_SERVE_DECISION_LOG": "true" if mode == "on" else "false"},
-                    f"http://127.0.0.1:{p}/health", work / f"serve-{mode}.log"))  # only credit_pd has a champion: /ready is 503
-            urls = {m: f"http://127.0.0.1:{p}/v1/score/credit_pd" for m, p in ports.items()}
-            modes = list(ports)
-            for m in modes:
-                _http_load(urls[m], score_bodies[:warm], 1)
-            lat: dict[str, list[float]] = {m: [] for m in modes}
+        # ---- the scoring API, decision log on (as in production) ---------------------------------
+        score_bodies = w.score_bodies(SCORING_REQUESTS)
+        with w.scoring_api("on") as url:
+            _http_load(url, score_bodies[:warm], 1)
             timed = score_bodies[warm:]
-            for b in range(blocks):  # rotate the order so drift on the machine hits all alike
-                part = timed[b::blocks]
-                for m in modes[b % 3:] + modes[:b % 3]:
-                    lat[m] += _http_load(urls[m], part, 1)[0]
-            thr = {1: len(timed) / sum(lat["on"])}
+            lat, thr1 = _http_load(url, timed, 1)
+            thr = {1: thr1}
             for c in (4, 16):
-                thr[c] = _http_load(urls["on"], timed[:n_req], c)[1]
-        logged = sum(1 for _ in (work / "lake" / "decisions").rglob("*.parquet"))
-        api99, feat99 = _pct(lat["on"], 99), _pct(t_feast, 99)
+                thr[c] = _http_load(url, timed[:n_req], c)[1]
+        logged = sum(1 for _ in (w.work / "lake" / "decisions").rglob("*.parquet"))
+        api99, feat99 = _pct(lat, 99), _pct(t_feast, 99)
         out.append({"name": "scoring API credit_pd (features + model + reasons + log), 1 client, p99",
                     "figure": round(api99, 3), "unit": "ms", "anchor": "in-process Feast feature read alone, p99",
                     "anchor_figure": round(feat99, 3), "ratio": round(api99 / feat99, 2), "goal": "p99 < 10 ms",
-                    "note": f"p50 {_pct(lat['on'], 50):.3f} ms; {len(lat['on']):,} requests over HTTP; "
+                    "note": f"p50 {_pct(lat, 50):.3f} ms; {len(lat):,} requests over HTTP; "
                             f"{logged} decision files written"})
         for c in (4, 16):
             out.append({"name": f"scoring API throughput, {c} concurrent clients", "figure": round(thr[c], 1),
                         "unit": "req/s", "anchor": "1 client", "anchor_figure": round(thr[1], 1),
                         "ratio": round(thr[c] / thr[1], 2), "goal": "reported",
                         "note": "higher is better; clients are threads of one Python process on the same 2 cores"})
-        off99, ctl99 = _pct(lat["off"], 99), _pct(lat["control"], 99)
-        out.append({"name": "decision log overhead on the scoring API p99", "figure": round(api99, 3), "unit": "ms",
-                    "anchor": "same API, decision log off (rotating blocks)", "anchor_figure": round(off99, 3),
-                    "ratio": round(api99 / off99, 3), "goal": "<= 1.1",
-                    "note": f"{len(lat['on']):,} requests per server; p50 on {_pct(lat['on'], 50):.3f} ms vs off "
-                            f"{_pct(lat['off'], 50):.3f} ms; control (a second log-off server in the same blocks): "
-                            f"p99 {ctl99:.3f} ms, off/control {off99 / ctl99:.3f} (the noise of a p99 ratio)"})
         return out
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        with contextlib.suppress(Exception):
-            r.flushdb()
-        shutil.rmtree(work, ignore_errors=True)
