@@ -364,9 +364,9 @@ def _writer_main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
+    _run_in_background()  # before the imports: the threads Arrow starts inherit the scheduling policy
     import pyarrow.parquet  # noqa: F401  (the imports and Arrow's first conversion: before "ready")
 
-    _run_in_background()
     root = Path(sys.argv[1])
     _table([_record({"decided_at": dt.datetime.now(dt.UTC), "features_missing": [], "probability": 0.0})])
     inp, out = sys.stdin.buffer, sys.stdout.buffer
