@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,10 +152,11 @@ def service_views(store, service) -> tuple[list[Any], list[Any]]:
     return views, odfvs
 
 
-def request_fields(odfvs: list[Any]) -> list[str]:
-    """The request-time fields (sorted) that the on-demand views of :func:`service_views` read from the
-    request: what an entity frame, a label table or a scoring request must carry for the service."""
-    return sorted({f.name for odfv, _ in odfvs for rs in odfv.source_request_sources.values() for f in rs.schema})
+def request_fields(odfvs: Iterable[Any]) -> list[str]:
+    """The request-time fields (sorted) that on-demand feature views read from the request: for a
+    service's views (:func:`service_views`), what an entity frame, a label table or a scoring request
+    must carry."""
+    return sorted({f.name for odfv in odfvs for rs in odfv.source_request_sources.values() for f in rs.schema})
 
 
 def drop_project(store) -> None:

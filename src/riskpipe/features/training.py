@@ -174,7 +174,7 @@ def build_training_set(
     if missing_keys:
         raise ConfigError(f"feature service {service_name} joins on {', '.join(join_keys)}; "
                           f"the entity frame lacks {', '.join(missing_keys)}")
-    req_fields = request_fields(odfvs)
+    req_fields = request_fields(odfv for odfv, _ in odfvs)
     for derived in DERIVED_REQUEST_FIELDS & set(req_fields) - set(df.columns):
         df[derived] = ((df[EVENT_TS] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
     missing_req = [f for f in req_fields if f not in df.columns]

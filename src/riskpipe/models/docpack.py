@@ -161,7 +161,7 @@ def service_lineage(feature_service: str, settings: Settings) -> tuple[pd.DataFr
         else:
             odfv = odfvs[proj.name]
             inputs = sorted({p.name for p in odfv.source_feature_view_projections.values()})
-            request = request_fields([(odfv, proj)])
+            request = request_fields([odfv])
             for v in inputs:
                 lineage.append({"feature_service": feature_service, "feature_view": proj.name,
                                 "feature_table": f"on demand over {v}", "producer": "Feast on-demand view",

@@ -353,7 +353,7 @@ def population(model: str, day: dt.date | str, settings: Settings | None = None,
     spec, day = model_spec(model), _day(day)
     store = store or get_store(s)
     _, odfvs = service_views(store, feature_service(store, spec.feature_service))
-    request = [f for f in request_fields(odfvs) if f not in DERIVED_REQUEST_FIELDS]
+    request = [f for f in request_fields(odfv for odfv, _ in odfvs) if f not in DERIVED_REQUEST_FIELDS]
     layer, name, ts_col = POPULATIONS[model]
     root = (s.silver if layer == "silver" else s.features) / name / f"{PARTITION_KEY}={day.isoformat()}"
     files = sorted(root.glob("*.parquet"))
