@@ -156,17 +156,40 @@ def test_loan_status_matches_pandas(world, built, day):
     assert_close(out["dpd_current"], g["dpd"].max().reindex(out.index), f"dpd_current {day}")
 
 
-def test_fraud_txn_windows_match_pandas(world, built, txns):
-    """Feature date T holds the transactions of the day T completes, [T - 1 day, T), as the daily run
-    (landing day D -> feature date D + 1) needs: they have all landed when it builds T."""
-    out = read_partition(world, "fraud_txn", MID).set_index("txn_id")
-    t = ts(MID)
-    today = txns[(txns["event_ts"] >= t - pd.Timedelta(days=1)) & (txns["event_ts"] < t)]
+@pytest.fixture(scope="module")
+def fraud_txn_daily(world, built, tmp_path_factory) -> dict[dt.date, pd.DataFrame]:
+    """fraud_txn of every feature date MID..LAST, as the daily runs build them. The dates the shared
+    world has not built are built from a copy of its silver (the shared world keeps its partitions)."""
+    import shutil
+
+    from riskpipe.indicators import build_indicators
+    from riskpipe.settings import load_settings
+
+    other = load_settings(data_dir=tmp_path_factory.mktemp("fraud_txn_daily"), spark_master="local[2]",
+                          spark_shuffle_partitions=2, spark_driver_memory="2g")
+    shutil.copytree(world.silver, other.silver)
+    out = {}
+    for day in (MID + dt.timedelta(days=i) for i in range((LAST - MID).days + 1)):
+        if day not in built:
+            build_indicators(day, other)
+        out[day] = read_partition(world if day in built else other, "fraud_txn", day)
+    return out
+
+
+@pytest.mark.parametrize("day", [MID + dt.timedelta(days=i) for i in range((LAST - MID).days + 1)], ids=str)
+def test_fraud_txn_windows_match_pandas(fraud_txn_daily, txns, day):
+    """Feature date T holds the transactions that landed on day T - 1 (known_at = T): those of the
+    day [T - 1 day, T) and the late arrivals of earlier days. Windows count the customer's
+    transactions known at T and strictly before the transaction, by event time."""
+    out = fraud_txn_daily[day].set_index("txn_id")
+    t = ts(day)
+    k = known(txns, t)
+    today = k[k["known_at"] > t - pd.Timedelta(days=1)]
     assert set(out.index) == set(today["txn_id"]) and len(out) > 0
     assert (out["created_ts"] == t).all()
     rows = []
     for r in today.itertuples():
-        prior = txns[(txns["customer_id"] == r.customer_id) & (txns["event_ts"] < r.event_ts)]
+        prior = k[(k["customer_id"] == r.customer_id) & (k["event_ts"] < r.event_ts)]
         p24 = prior[prior["event_ts"] >= r.event_ts - pd.Timedelta(hours=24)]
         p7 = prior[prior["event_ts"] >= r.event_ts - pd.Timedelta(days=7)]
         rows.append({"txn_id": r.txn_id, "txn_count_24h": len(p24), "txn_amount_7d": p7["amount"].sum(),
@@ -179,13 +202,25 @@ def test_fraud_txn_windows_match_pandas(world, built, txns):
     assert (out["feature_ts"] == today.set_index("txn_id")["event_ts"].reindex(out.index)).all()
 
 
+def test_fraud_txn_has_every_transaction_once_across_the_daily_partitions(fraud_txn_daily, txns):
+    """No transaction is lost to a late landing: every transaction that landed on a day that MID..LAST
+    complete is in exactly one of those partitions, the one built after it landed (created_ts = its
+    known_at), late arrivals of earlier days included (the windows test above covers their values)."""
+    seen = pd.concat([df[["txn_id", "created_ts"]] for df in fraud_txn_daily.values()])
+    assert not seen["txn_id"].duplicated().any()
+    landed = txns[(txns["known_at"] > ts(MID) - pd.Timedelta(days=1)) & (txns["known_at"] <= ts(LAST))]
+    assert set(seen["txn_id"]) == set(landed["txn_id"])
+    late = landed[landed["event_ts"] < landed["known_at"] - pd.Timedelta(days=1)]
+    assert len(late) > 0, "no late arrival landed in MID..LAST"
+    made = seen.set_index("txn_id")["created_ts"].reindex(late["txn_id"])
+    assert (made.to_numpy() == late["known_at"].to_numpy()).all(), "a late transaction outside its landing's partition"
+
+
 def test_a_past_date_is_the_same_before_and_after_late_rows_merge_into_it(world, built, spark, tmp_path):
     """As of known time: MID built from the lake as it stood at MID (only the landing days before MID
     ingested) equals MID built from the final lake, in which later landing days merged late rows
     (transactions, device events, repayments, bureau reports happening before MID) into the past
-    partitions MID reads. The late rows exist (test above), so only the known_at rule keeps them out.
-    fraud_txn is the documented exception: it models the card processor's view (transactions known to
-    scoring as they happen, by event_ts), so a late-landed transaction of its day joins it on a rebuild."""
+    partitions MID reads. The late rows exist (test above), so only the known_at rule keeps them out."""
     import shutil
 
     from riskpipe.indicators.build import FEATURE_TABLES, build_indicators
@@ -206,7 +241,7 @@ def test_a_past_date_is_the_same_before_and_after_late_rows_merge_into_it(world,
     assert not set(late["txn_id"]) & set(silver(then, "transactions")["txn_id"]), "the lake at MID knew a late row"
 
     rebuilt = build_indicators(MID, then)
-    for table in (t for t in FEATURE_TABLES if t != "fraud_txn"):
+    for table in FEATURE_TABLES:
         a = pd.read_parquet(rebuilt.tables[table].path)
         b = read_partition(world, table, MID)
         assert len(a) > 0, table

@@ -136,10 +136,10 @@ DEFECTS = {
                            "freshness:feature_ts"),
     "orphan reference": ("loan_early_warning_daily", _first("customer_id", "C_NOBODY"), "reference:customer_id"),
     "row count collapse": ("customer_graph_daily", lambda df: df.limit(max(1, df.count() // 10)), "row_count"),
-    # fraud_txn's partition T holds the day before T: a transaction of T itself is in the wrong one
-    "event in another partition": ("fraud_txn",
-                                   lambda df: df.withColumn("feature_ts", F.col("feature_ts") + F.expr("INTERVAL 1 DAY")),
-                                   "partition:dt"),
+    # fraud_txn's partition T holds the rows made at T (created_ts): a row made a day later is in the wrong one
+    "row in another partition": ("fraud_txn",
+                                 lambda df: df.withColumn("created_ts", F.col("created_ts") + F.expr("INTERVAL 1 DAY")),
+                                 "partition:dt"),
 }
 
 

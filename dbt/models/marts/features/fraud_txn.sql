@@ -1,6 +1,7 @@
 {{ config(sort_by=['feature_ts', 'txn_id']) }}
-{#- one row per card transaction completed by the feature date T, i.e. of the day [T - 1 day, T)
-    (feature_ts = the transaction's event_ts); created_ts = T 00:00 UTC, when that day is complete -#}
+{#- one row per card transaction that landed on the day before the feature date T (its known_at = T):
+    those of [T - 1 day, T) and late arrivals of earlier days (feature_ts = the transaction's event_ts);
+    created_ts = T 00:00 UTC, when the landing day is complete -#}
 with velocity as (
     select * from {{ ref('int_transactions_velocity') }}
 ),
