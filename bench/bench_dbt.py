@@ -42,7 +42,7 @@ TXN_PER_CUSTOMER_DAY = 10.0  # the issue: 10M transactions a day for 1M customer
 DAILY_TAIL = 2  # landing days T-1 and T ingested one by one; earlier days arrive as one backfill drop
 REPEATS = 2
 SCALES = {"small": (2_000, 30), "full": (10_000, 90)}  # customers, days of history before T
-HOME_COUNTRY, NIGHT_END_HOUR = "DE", 6  # dbt_project.yml vars (defaults)
+HOME_COUNTRY, NIGHT_END_HOUR, RECENT_DEVICES_MAX = "DE", 6, 20  # dbt_project.yml vars (defaults)
 ORDER_BY = {"customer_credit_daily": "customer_id", "customer_fraud_daily": "customer_id",
             "fraud_txn": "feature_ts, txn_id", "loan_early_warning_daily": "loan_id"}
 KEYS = {"customer_credit_daily": ["customer_id"], "customer_fraud_daily": ["customer_id"],
@@ -199,10 +199,17 @@ def _anchor_sql(silver: Path, day: dt.date) -> dict[str, str]:
       SELECT customer_id, device_id, event_type, event_ts FROM {src('device_events')}
       WHERE event_id IS NOT NULL AND dt >= {T} - 400 AND {known} AND event_ts >= {ago(60)}),
     devices AS (
-      SELECT customer_id, count(DISTINCT device_id) AS distinct_devices_30d FROM (
-        SELECT customer_id, device_id FROM device_events WHERE event_ts >= {ago(30)}
-        UNION ALL
-        SELECT customer_id, device_id FROM txn WHERE event_ts >= {ago(30)} AND device_id IS NOT NULL)
+      SELECT customer_id, count(*) AS distinct_devices_30d,
+        string_agg(device_id, '|' ORDER BY device_id) FILTER (WHERE recency <= {RECENT_DEVICES_MAX})
+          AS recent_devices_30d
+      FROM (
+        SELECT customer_id, device_id,
+          row_number() OVER (PARTITION BY customer_id ORDER BY max(event_ts) DESC, device_id) AS recency
+        FROM (
+          SELECT customer_id, device_id, event_ts FROM device_events WHERE event_ts >= {ago(30)}
+          UNION ALL
+          SELECT customer_id, device_id, event_ts FROM txn WHERE event_ts >= {ago(30)})
+        WHERE device_id IS NOT NULL GROUP BY customer_id, device_id)
       GROUP BY customer_id),
     logins AS (
       SELECT customer_id, count(*) FILTER (WHERE event_ts >= {ago(30)}) AS login_count_30d,
@@ -321,7 +328,8 @@ def _anchor_sql(silver: Path, day: dt.date) -> dict[str, str]:
       coalesce(t.txn_count_1d, 0) AS txn_count_24h, coalesce(t.txn_sum_1d, 0) AS txn_amount_24h,
       coalesce(t.txn_count_7d, 0) AS txn_count_7d, coalesce(t.txn_sum_7d, 0) AS txn_amount_7d,
       t.txn_mean_30d AS amount_mean_30d, coalesce(d.distinct_devices_30d, 0) AS distinct_devices_30d,
-      coalesce(t.distinct_merchants_30d, 0) AS distinct_merchants_30d, t.last_txn_ts
+      coalesce(t.distinct_merchants_30d, 0) AS distinct_merchants_30d, t.last_txn_ts,
+      '{HOME_COUNTRY}' AS home_country, d.recent_devices_30d
     FROM spine s
     LEFT JOIN txn_agg t ON s.customer_id = t.customer_id
     LEFT JOIN devices d ON s.customer_id = d.customer_id
