@@ -14,6 +14,8 @@ import pytest
 from tests.indicators.conftest import LAST, MID, QUIET, read_partition
 
 DAYS = (MID, LAST, QUIET)
+#: every feature date MID..LAST (the daily runs between them)
+DAILY = [MID + dt.timedelta(days=i) for i in range((LAST - MID).days + 1)]
 
 
 def silver(settings, name: str) -> pd.DataFrame:
@@ -169,14 +171,14 @@ def fraud_txn_daily(world, built, tmp_path_factory) -> dict[dt.date, pd.DataFram
                           spark_shuffle_partitions=2, spark_driver_memory="2g")
     shutil.copytree(world.silver, other.silver)
     out = {}
-    for day in (MID + dt.timedelta(days=i) for i in range((LAST - MID).days + 1)):
+    for day in DAILY:
         if day not in built:
             build_indicators(day, other)
         out[day] = read_partition(world if day in built else other, "fraud_txn", day)
     return out
 
 
-@pytest.mark.parametrize("day", [MID + dt.timedelta(days=i) for i in range((LAST - MID).days + 1)], ids=str)
+@pytest.mark.parametrize("day", DAILY, ids=str)
 def test_fraud_txn_windows_match_pandas(fraud_txn_daily, txns, day):
     """Feature date T holds the transactions that landed on day T - 1 (known_at = T): those of the
     day [T - 1 day, T) and the late arrivals of earlier days. Windows count the customer's
