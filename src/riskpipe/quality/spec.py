@@ -165,13 +165,11 @@ class Distribution(_Strict):
 
 
 class Partition(_Strict):
-    """Every row sits in the partition of its event date: ``column == to_date(event_column) + days_after``
-    (``days_after`` = 1 for a table whose partition T holds the events of the day T completes; a table
-    partitioned by when its rows were made, such as ``fraud_txn``, names ``created_ts`` instead)."""
+    """Every row sits in the partition of its event date: ``column == to_date(event_column)`` (a table
+    partitioned by when its rows were made, such as ``fraud_txn``, names ``created_ts``)."""
 
     column: str = "dt"
     event_column: str | None = "event_ts"
-    days_after: int = Field(0, ge=0, description="partition date = event date + this many days")
     severity: Severity = "error"
 
 

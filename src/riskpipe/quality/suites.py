@@ -103,8 +103,7 @@ def planned_checks(spec: DatasetSpec, inputs: SuiteInputs) -> list[tuple[str, st
     if spec.partition and spec.partition.event_column:
         add("ExpectColumnPairValuesToBeEqual", f"partition:{spec.partition.column}", spec.partition.severity,
             column_A=spec.partition.column, column_B=derived_event_date(spec),
-            meta={"rule": f"{spec.partition.column} == to_date({spec.partition.event_column})"
-                          + (f" + {spec.partition.days_after} day" if spec.partition.days_after else "")})
+            meta={"rule": f"{spec.partition.column} == to_date({spec.partition.event_column})"})
 
     # ---- references (computed in Spark: the derived column holds orphan values) ---------------------
     for ref in spec.references:

@@ -356,8 +356,7 @@ def validate_frame(
     extra: list[str] = []
     if spec.partition and spec.partition.event_column:
         ev = spec.partition.event_column
-        expr = F.date_add(F.to_date(F.col(ev)), spec.partition.days_after) if ev in df.columns \
-            else F.lit(None).cast("date")
+        expr = F.to_date(F.col(ev)) if ev in df.columns else F.lit(None).cast("date")
         prepared = prepared.withColumn(derived_event_date(spec), expr)
         extra.append(derived_event_date(spec))
     prepared, ref_notes = add_reference_columns(spec, prepared, day, s, spark)
