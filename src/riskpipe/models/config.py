@@ -35,7 +35,7 @@ class ModelSettings(BaseSettings):
     reason_codes: int = Field(4, ge=1, le=20, description="reason codes returned per score")
 
     # retraining (riskpipe train --model, the risk_retrain DAG)
-    num_boost_round: int = Field(200, ge=1, le=10_000, description="LightGBM boosting rounds (early stopping on OOT)")
+    num_boost_round: int = Field(200, ge=1, le=10_000, description="LightGBM boosting rounds")
     num_threads: int = Field(0, ge=0, description="LightGBM threads (0: LightGBM's default)")
     reject_weight: float = Field(
         1.0, gt=0, description="fuzzy reject inference: total weight of one declined application (bad + good copy)")
