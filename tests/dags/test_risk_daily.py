@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 D1, D2 = dt.date(2026, 1, 1), dt.date(2026, 1, 2)
@@ -59,6 +60,7 @@ def test_two_consecutive_days_and_a_backfill(daily_dag, dag_env: Path, monkeypat
             assert (s.runs / "ingest" / src / f"dt={day}" / "latest.json").exists(), (src, day)
     assert results[1].tries["ingest_bureau"] == 1
     # then the indicators of the feature date each day completes, validated, then the online store
+    silver = pd.read_parquet(s.silver / "transactions")
     for r, day in zip(results, (D1, D2), strict=True):
         fdate = day + dt.timedelta(days=1)
         for table in ("customer_credit_daily", "customer_fraud_daily", "customer_graph_daily", "fraud_txn"):
@@ -68,14 +70,12 @@ def test_two_consecutive_days_and_a_backfill(daily_dag, dag_env: Path, monkeypat
         assert r.tasks["validate_features"] == r.tasks["materialize"] == r.tasks["skew_check"] == "success"
         # fraud_txn of the feature date holds the landing day's transactions (built after they landed),
         # late arrivals of earlier days included
-        pd = __import__("pandas")
         fraud = set(pd.read_parquet(s.features / "fraud_txn" / f"dt={fdate}" / "data.parquet")["txn_id"])
-        silver = pd.read_parquet(s.silver / "transactions")
         landed = set(silver.loc[silver["known_at"] == pd.Timestamp(fdate.isoformat(), tz="UTC"), "txn_id"])
         assert fraud and fraud == landed, (fdate, len(fraud), len(landed))
     from riskpipe.features.online import online_features
 
-    cust = __import__("pandas").read_parquet(
+    cust = pd.read_parquet(
         s.features / "customer_credit_daily" / f"dt={D2 + dt.timedelta(days=1)}" / "data.parquet")
     vec = online_features("credit_pd_v1", [{"customer_id": cust["customer_id"].iloc[0], "requested_amount": 1000.0}])
     assert vec["txn_count_30d"][0] == cust["txn_count_30d"].iloc[0]
@@ -103,8 +103,6 @@ def _backfill_in_fresh_lake(dag_env: Path, days: list[dt.date], monkeypatch: pyt
 def content_digest(s) -> dict[str, str]:
     """What readers see, independent of where and when it was written: every data file's rows (minus the
     writing run's id), and which partitions were marked validated."""
-    import pandas as pd
-
     out: dict[str, str] = {}
     for name, root in (("silver", s.silver), ("quarantine", s.quarantine), ("features", s.features)):
         for p in sorted(root.rglob("*")):
