@@ -30,11 +30,12 @@ the scheduling loop between tasks).
 Ratios = figure / anchor: lower is better; goal: Airflow adds under 10% (< 1.10).
 
 Scales (``SCALES``): small 3,000 customers (~13 minutes on 2 cores: the day runs three times
-after three prepared days); full 100,000 customers (~25 minutes). The issue's 1M
-customers / 10M transactions does not fit ~25 minutes on a 2-core machine (materialising 1M customers
-into SQLite alone takes minutes per run, and the benchmark runs the day three times after preparing
-three days); the note says what ran. ``RISKPIPE_*`` and ``AIRFLOW*`` variables of the calling
-environment are not passed on: the runs use embedded mode in a temporary folder.
+after three prepared days); full 100,000 customers (~31 minutes: ~9 preparing the world, ~7 per run;
+materialising the day into SQLite alone takes ~150 s of a run's ~390 s). The issue's 1M customers /
+10M transactions is not a scale here: at about ten times the work, the benchmark would take ~5 hours on
+a 2-core machine (it runs the day three times after preparing three days); the note says what ran.
+``RISKPIPE_*`` and ``AIRFLOW*`` variables of the calling environment are not passed on: the runs use
+embedded mode in a temporary folder.
 """
 
 from __future__ import annotations
