@@ -52,7 +52,11 @@ def _silver(spark: SparkSession, s: Settings, name: str) -> DataFrame | None:
     root = s.silver / name
     if not any(root.glob("dt=*/*.parquet")):
         return None
-    return spark.read.option("basePath", str(root)).parquet(str(root / "dt=*"))
+    # the partition folders by name, not a ``dt=*`` glob: given one globbed path, Spark looks for a
+    # streaming sink's metadata folder under it and logs a WARN with a FileNotFoundException stack
+    # trace on every read (noise that reads like a failure in the task log)
+    parts = sorted(str(p) for p in root.glob("dt=*") if p.is_dir())
+    return spark.read.option("basePath", str(root)).parquet(*parts)
 
 
 def _known(df: DataFrame, t: str) -> DataFrame:
