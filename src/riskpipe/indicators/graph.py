@@ -49,14 +49,9 @@ class GraphBuildFailed(RiskpipeError):
 def _silver(spark: SparkSession, s: Settings, name: str) -> DataFrame | None:
     if name not in SILVER_INPUTS:  # keeps the declared lineage true
         raise GraphBuildFailed(f"the graph job reads silver {name!r}, which SILVER_INPUTS does not declare")
-    root = s.silver / name
-    if not any(root.glob("dt=*/*.parquet")):
-        return None
-    # the partition folders by name, not a ``dt=*`` glob: given one globbed path, Spark looks for a
-    # streaming sink's metadata folder under it and logs a WARN with a FileNotFoundException stack
-    # trace on every read (noise that reads like a failure in the task log)
-    parts = sorted(str(p) for p in root.glob("dt=*") if p.is_dir())
-    return spark.read.option("basePath", str(root)).parquet(*parts)
+    from riskpipe.spark.io import read_dataset
+
+    return read_dataset(spark, s.silver / name)
 
 
 def _known(df: DataFrame, t: str) -> DataFrame:

@@ -114,11 +114,11 @@ def _customer_lookup(spark: SparkSession, s: Settings) -> DataFrame | None:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    root = s.silver / "customers"
-    parts = sorted(str(d) for d in root.glob("dt=*") if any(d.glob("*.parquet")))
-    if not parts:
+    from riskpipe.spark import io
+
+    cust = io.read_dataset(spark, s.silver / "customers")
+    if cust is None:
         return None
-    cust = spark.read.option("basePath", str(root)).parquet(*parts)
     w = Window.partitionBy("national_id_token").orderBy(F.col("updated_at").desc(), F.col("customer_id"))
     return cust.withColumn("_rn", F.row_number().over(w)).filter("_rn = 1").select("national_id_token", "customer_id")
 

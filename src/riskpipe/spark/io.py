@@ -78,6 +78,18 @@ def read_landing(spark: SparkSession, spec: SourceSpec, path: Path, rel: str
     return df, ([problem] if problem is not None else [])
 
 
+def read_dataset(spark: SparkSession, root: Path) -> DataFrame | None:
+    """Every ``dt=`` partition of the dataset at ``root`` that holds Parquet files (``dt`` a column);
+    ``None`` when there is none.
+
+    The partition folders are passed by name, not as a ``dt=*`` glob: given one globbed path, Spark
+    looks for a streaming sink's metadata folder under it and logs a WARN with a FileNotFoundException
+    stack trace on every read (noise that reads like a failure in the task log).
+    """
+    parts = sorted(str(d) for d in root.glob("dt=*") if any(d.glob("*.parquet")))
+    return spark.read.option("basePath", str(root)).parquet(*parts) if parts else None
+
+
 def write_partitions(df: DataFrame, folder: Path, sort_cols: list[str],
                      files: dict[str, int] | None = None, bucket_cols: list[str] | None = None,
                      keep_first: list[Column] | None = None, drop: list[str] | None = None) -> list[str]:
