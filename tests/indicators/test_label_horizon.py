@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 import shutil
 
 import pandas as pd
@@ -31,7 +30,10 @@ def _read_labels(s, day: dt.date) -> pd.DataFrame:
     return pd.read_parquet(s.features / "label_fraud" / f"dt={day.isoformat()}" / "data.parquet")
 
 
-def test_an_unpublished_chargebacks_day_stops_fraud_labels_until_published(world, spark, tmp_path, caplog):
+def test_an_unpublished_chargebacks_day_stops_fraud_labels_until_published(world, spark, tmp_path):
+    from typer.testing import CliRunner
+
+    from riskpipe.cli import app
     from riskpipe.indicators.build import build_indicators, unpublished_outcomes
     from riskpipe.ingest.pipeline import PublicationBlocked, ingest_day, publish_staged
     from riskpipe.settings import reset_settings
@@ -64,10 +66,12 @@ def test_an_unpublished_chargebacks_day_stops_fraud_labels_until_published(world
         assert unpublished_outcomes(s) == {"chargebacks": [day]}
         assert not set(silver(s, "chargebacks")["txn_id"]) & reported, "the blocked day reached silver"
 
-        with caplog.at_level(logging.WARNING, logger="riskpipe.indicators.build"):
-            held = build_indicators(feature_day, s, select=["+label_fraud"])
-        assert held.unpublished == {"chargebacks": [day]}
-        assert f"labels mature only up to {day} 00:00" in caplog.text
+        # the operator's command says so, twice: the build's log warning and the result under the table
+        res = CliRunner().invoke(app, ["indicators", "--date", feature_day.isoformat(), "--select", "+label_fraud",
+                                       "--no-graph", "--no-validate"])
+        assert res.exit_code == 0, res.output
+        said = f"labels mature only up to {day} 00:00: outcome landing day(s) staged but not published (chargebacks {day})"
+        assert " ".join(res.output.split()).count(said) == 2, res.output
         # every window of D - 1 ends after D 00:00: none matures while D's chargebacks are unknown
         # (without the hole they would be published, the reported ones labelled good)
         assert _read_labels(s, feature_day).empty

@@ -134,6 +134,16 @@ def unpublished_outcomes(settings: Settings) -> dict[str, list[dt.date]]:
     return {feed: days for feed in OUTCOME_FEEDS if (days := unpublished_days(feed, settings))}
 
 
+def unpublished_note(unpublished: dict[str, list[dt.date]]) -> str:
+    """What :func:`unpublished_outcomes` means for the labels, in words ("" when nothing is unpublished)."""
+    if not unpublished:
+        return ""
+    first = min(d for days in unpublished.values() for d in days)
+    return (f"labels mature only up to {first} 00:00: outcome landing day(s) staged but not published ("
+            + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in unpublished.items())
+            + "); publish them (fix and re-run their ingest), then rebuild")
+
+
 def partition_path(settings: Settings, table: str, date: dt.date) -> Path:
     """``<features>/<table>/dt=<date>/data.parquet`` (the contract's physical layout)."""
     return settings.features / table / f"dt={date.isoformat()}" / "data.parquet"
@@ -167,9 +177,7 @@ def build_indicators(
     unpublished = unpublished_outcomes(s)
     first_hole = min((d for days in unpublished.values() for d in days), default=None)
     if first_hole is not None:
-        log.warning("indicators %s: outcome landing day(s) staged but not published (%s): labels mature only up "
-                    "to %s 00:00 until they are published", day,
-                    "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in unpublished.items()), first_hole)
+        log.warning("indicators %s: %s", day, unpublished_note(unpublished))
     vars_ = {"feature_date": day.isoformat(), "lake_dir": str(s.lake), "silver_datasets": silver_datasets(s),
              "lake_unpublished_from": first_hole.isoformat() if first_hole else None, **label_dbt_vars(s)}
     args = [
