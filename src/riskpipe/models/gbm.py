@@ -19,13 +19,22 @@ from riskpipe.models.explain import Bands, ScoreScale, check_weights, model_matr
 
 log = logging.getLogger(__name__)
 
+#: Regularised for rare bads (a few hundred in a training window is common in credit and fraud risk):
+#: small trees (7 leaves), leaves that must carry about one expected bad (min_sum_hessian_in_leaf 1.0:
+#: in a binary objective a row's hessian is p(1 - p), so at a 0.5% bad rate a leaf needs ~200 rows and
+#: at 10% ~11; min_data_in_leaf 20 is only the floor), a slower rate and row/feature subsampling. On the
+#: fraud model's quality worlds (20,000 customers x 21 days, 500-900 bads) LightGBM's defaults (31
+#: leaves, 50 rows per leaf) overfit: 0.938 of the best achievable OOT AUC against 0.967 with these, and
+#: these also ranked first on the latest quarter of the training window (no OOT look); see #7's notes.
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
-    "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_data_in_leaf": 50,
-    "feature_fraction": 1.0,
-    "bagging_fraction": 1.0,
+    "learning_rate": 0.03,
+    "num_leaves": 7,
+    "min_data_in_leaf": 20,
+    "min_sum_hessian_in_leaf": 1.0,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
     "lambda_l2": 1.0,
     "seed": 42,
     "deterministic": True,
