@@ -2,9 +2,8 @@
 
 ``build_indicators(date)`` runs ``dbt build`` programmatically (``dbtRunner``) on the target the
 settings choose (``local`` = dbt-duckdb over the Parquet lake, ``cluster`` = dbt-spark with the
-``session`` method inside this process's SparkSession), with the vars ``feature_date``, ``lake_dir``,
-the label parameters of ``riskpipe/models/labels.yml`` and ``lake_unpublished_from`` (the first landing
-day of an outcome feed that was staged but not published: labels do not mature past it). Models, unit tests and data tests run in
+``session`` method inside this process's SparkSession), with the vars ``feature_date``, ``lake_dir``
+and the label parameters of ``riskpipe/models/labels.yml``. Models, unit tests and data tests run in
 dependency order; the result lists every model with its status and, for the published tables, the
 row count and path of the partition written
 (``<features>/<table>/dt=<date>/data.parquet``). Any error or failing test raises
@@ -40,9 +39,6 @@ log = logging.getLogger(__name__)
 FEATURE_TABLES = ("customer_credit_daily", "customer_fraud_daily", "fraud_txn", "loan_early_warning_daily")
 LABEL_TABLES = ("label_credit_pd", "label_fraud", "label_early_warning")
 TABLES = FEATURE_TABLES + LABEL_TABLES
-#: the silver feeds the labels' outcomes come from (int_lake_horizon reads their known_at): a landing
-#: day of one of them staged but not published stops the labels' horizon at its start
-OUTCOME_FEEDS = ("repayments", "transactions", "chargebacks")
 
 PROJECT_DIR_ENV = "RISKPIPE_DBT_PROJECT_DIR"
 
@@ -69,9 +65,6 @@ class IndicatorsResult:
     nodes: list[NodeResult]
     seconds: float
     run_dir: str
-    #: outcome feeds' landing days staged but not published when the build ran (feed -> days); the
-    #: labels' horizon stopped at the earliest one (see :func:`unpublished_outcomes`)
-    unpublished: dict[str, list[dt.date]] = dataclasses.field(default_factory=dict)
 
     @property
     def models(self) -> list[NodeResult]:
@@ -89,7 +82,6 @@ class IndicatorsResult:
     def as_dict(self) -> dict[str, Any]:
         return {"date": self.date.isoformat(), "target": self.target, "seconds": round(self.seconds, 2),
                 "run_dir": self.run_dir, "tests_passed": self.tests_passed,
-                "unpublished": {k: [d.isoformat() for d in v] for k, v in self.unpublished.items()},
                 "nodes": [dataclasses.asdict(n) for n in self.nodes]}
 
 
@@ -122,28 +114,6 @@ def silver_datasets(settings: Settings) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("dt=*/*.parquet")))
 
 
-def unpublished_outcomes(settings: Settings) -> dict[str, list[dt.date]]:
-    """The landing days of :data:`OUTCOME_FEEDS` staged but not published (feed -> days, oldest first).
-
-    Their outcomes (chargebacks, payments) are not in silver, so a label window covering them would
-    count "none seen" as good: the label tables' horizon (var ``lake_unpublished_from``) stops at the
-    earliest, and the labels of windows past it wait until the day is published.
-    """
-    from riskpipe.ingest.pipeline import unpublished_days
-
-    return {feed: days for feed in OUTCOME_FEEDS if (days := unpublished_days(feed, settings))}
-
-
-def unpublished_note(unpublished: dict[str, list[dt.date]]) -> str:
-    """What :func:`unpublished_outcomes` means for the labels, in words ("" when nothing is unpublished)."""
-    if not unpublished:
-        return ""
-    first = min(d for days in unpublished.values() for d in days)
-    return (f"labels mature only up to {first} 00:00: outcome landing day(s) staged but not published ("
-            + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in unpublished.items())
-            + "); publish them (fix and re-run their ingest), then rebuild")
-
-
 def partition_path(settings: Settings, table: str, date: dt.date) -> Path:
     """``<features>/<table>/dt=<date>/data.parquet`` (the contract's physical layout)."""
     return settings.features / table / f"dt={date.isoformat()}" / "data.parquet"
@@ -174,12 +144,8 @@ def build_indicators(
     if s.dbt is DbtTarget.cluster:
         _ensure_spark(s)
 
-    unpublished = unpublished_outcomes(s)
-    first_hole = min((d for days in unpublished.values() for d in days), default=None)
-    if first_hole is not None:
-        log.warning("indicators %s: %s", day, unpublished_note(unpublished))
     vars_ = {"feature_date": day.isoformat(), "lake_dir": str(s.lake), "silver_datasets": silver_datasets(s),
-             "lake_unpublished_from": first_hole.isoformat() if first_hole else None, **label_dbt_vars(s)}
+             **label_dbt_vars(s)}
     args = [
         "build",
         "--project-dir", str(project),
@@ -219,8 +185,7 @@ def build_indicators(
         path = partition_path(s, table, day)
         if (select is None) and not path.is_file():
             raise IndicatorBuildFailed(f"indicators {day}: dbt succeeded but {path} was not written")
-    return IndicatorsResult(date=day, target=target, nodes=nodes, seconds=seconds, run_dir=str(run_dir),
-                            unpublished=unpublished)
+    return IndicatorsResult(date=day, target=target, nodes=nodes, seconds=seconds, run_dir=str(run_dir))
 
 
 def _invoke(args: list[str], on_node: Callable[[str, str], None] | None) -> Any:
