@@ -2,8 +2,10 @@
 
 ``build_indicators(date)`` runs ``dbt build`` programmatically (``dbtRunner``) on the target the
 settings choose (``local`` = dbt-duckdb over the Parquet lake, ``cluster`` = dbt-spark with the
-``session`` method inside this process's SparkSession), with the vars ``feature_date``, ``lake_dir``
-and the label parameters of ``riskpipe/models/labels.yml``. Models, unit tests and data tests run in
+``session`` method inside this process's SparkSession), with the vars ``feature_date``, ``lake_dir``,
+the label parameters of ``riskpipe/models/labels.yml`` and ``lake_unpublished_from`` (per outcome feed,
+its first landing day staged but not published: the labels reading that feed do not mature past it).
+Models, unit tests and data tests run in
 dependency order; the result lists every model with its status and, for the published tables, the
 row count and path of the partition written
 (``<features>/<table>/dt=<date>/data.parquet``). Any error or failing test raises
@@ -39,6 +41,11 @@ log = logging.getLogger(__name__)
 FEATURE_TABLES = ("customer_credit_daily", "customer_fraud_daily", "fraud_txn", "loan_early_warning_daily")
 LABEL_TABLES = ("label_credit_pd", "label_fraud", "label_early_warning")
 TABLES = FEATURE_TABLES + LABEL_TABLES
+#: the silver feeds the labels' outcomes come from, with the label tables that read them: a landing day
+#: of one of them staged but not published stops those labels' horizon at its start (int_lake_horizon's
+#: <feed>_horizon_ts). A transactions hole needs no stop: its transactions have no label rows until
+#: published, and no other label reads an outcome from it.
+OUTCOME_FEEDS = {"repayments": ("label_credit_pd", "label_early_warning"), "chargebacks": ("label_fraud",)}
 
 PROJECT_DIR_ENV = "RISKPIPE_DBT_PROJECT_DIR"
 
@@ -65,6 +72,9 @@ class IndicatorsResult:
     nodes: list[NodeResult]
     seconds: float
     run_dir: str
+    #: outcome feeds' landing days staged but not published when the build ran (feed -> days); the
+    #: horizon of the labels reading a feed stopped at its earliest one (see :func:`unpublished_outcomes`)
+    unpublished: dict[str, list[dt.date]] = dataclasses.field(default_factory=dict)
 
     @property
     def models(self) -> list[NodeResult]:
@@ -82,6 +92,7 @@ class IndicatorsResult:
     def as_dict(self) -> dict[str, Any]:
         return {"date": self.date.isoformat(), "target": self.target, "seconds": round(self.seconds, 2),
                 "run_dir": self.run_dir, "tests_passed": self.tests_passed,
+                "unpublished": {k: [d.isoformat() for d in v] for k, v in self.unpublished.items()},
                 "nodes": [dataclasses.asdict(n) for n in self.nodes]}
 
 
@@ -114,6 +125,29 @@ def silver_datasets(settings: Settings) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("dt=*/*.parquet")))
 
 
+def unpublished_outcomes(settings: Settings) -> dict[str, list[dt.date]]:
+    """The landing days of :data:`OUTCOME_FEEDS` staged but not published (feed -> days, oldest first).
+
+    Their outcomes (chargebacks, payments) are not in silver, so a label window covering them would
+    count "none seen" as good: the horizon of the label tables reading that feed (var
+    ``lake_unpublished_from``) stops at the earliest, and their labels of windows past it wait until
+    the day is published.
+    """
+    from riskpipe.ingest.pipeline import unpublished_days
+
+    return {feed: days for feed in OUTCOME_FEEDS if (days := unpublished_days(feed, settings))}
+
+
+def unpublished_note(unpublished: dict[str, list[dt.date]]) -> str:
+    """What :func:`unpublished_outcomes` means for the labels, in words ("" when nothing is unpublished)."""
+    if not unpublished:
+        return ""
+    return "; ".join(
+        f"{' and '.join(OUTCOME_FEEDS[feed])} mature only up to {days[0]} 00:00: {feed} landing day(s) "
+        f"{', '.join(map(str, days))} staged but not published" for feed, days in unpublished.items()
+    ) + "; publish them (fix and re-run their ingest), then rebuild"
+
+
 def partition_path(settings: Settings, table: str, date: dt.date) -> Path:
     """``<features>/<table>/dt=<date>/data.parquet`` (the contract's physical layout)."""
     return settings.features / table / f"dt={date.isoformat()}" / "data.parquet"
@@ -144,7 +178,11 @@ def build_indicators(
     if s.dbt is DbtTarget.cluster:
         _ensure_spark(s)
 
+    unpublished = unpublished_outcomes(s)
+    if unpublished:
+        log.warning("indicators %s: %s", day, unpublished_note(unpublished))
     vars_ = {"feature_date": day.isoformat(), "lake_dir": str(s.lake), "silver_datasets": silver_datasets(s),
+             "lake_unpublished_from": {feed: days[0].isoformat() for feed, days in unpublished.items()},
              **label_dbt_vars(s)}
     args = [
         "build",
@@ -185,7 +223,8 @@ def build_indicators(
         path = partition_path(s, table, day)
         if (select is None) and not path.is_file():
             raise IndicatorBuildFailed(f"indicators {day}: dbt succeeded but {path} was not written")
-    return IndicatorsResult(date=day, target=target, nodes=nodes, seconds=seconds, run_dir=str(run_dir))
+    return IndicatorsResult(date=day, target=target, nodes=nodes, seconds=seconds, run_dir=str(run_dir),
+                            unpublished=unpublished)
 
 
 def _invoke(args: list[str], on_node: Callable[[str, str], None] | None) -> Any:

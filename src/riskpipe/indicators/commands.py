@@ -24,7 +24,7 @@ def indicators_cmd(
     from rich.markup import escape
     from rich.table import Table
 
-    from riskpipe.indicators.build import build_indicators, dbt_project_dir
+    from riskpipe.indicators.build import build_indicators, dbt_project_dir, unpublished_note
     from riskpipe.ui import console, progress
 
     dbt_project_dir()  # fail fast with a clear message before starting the progress display
@@ -63,6 +63,8 @@ def indicators_cmd(
     if graph_path:
         table.add_row("customer_graph_daily", "success", "-", escape(str(graph_path)))
     console.print(table)
+    if result.unpublished:
+        console.print(f"[yellow]{escape(unpublished_note(result.unpublished))}[/yellow]")
     if gate:
         console.print(f"feature gate: {len(gate.results)} partitions passed their GX suites and are marked "
                       f"validated" + (f"; missing: {', '.join(gate.missing)}" if gate.missing else ""))

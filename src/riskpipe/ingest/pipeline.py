@@ -298,7 +298,7 @@ def ingest_day(
         rows_quarantined=rows_quarantined, duplicates_dropped=dup_new, rows_superseded=superseded, files=inputs,
         files_quarantined=len(file_level), partitions=sorted(partitions), published=False,
         durations={}, problems=[p.detail for p in problems])
-    pending = lake / "_staging" / source / f"pending-{day.isoformat()}.json"
+    pending = _pending(lake, source, day)
     pending.write_text(json.dumps({"run_id": run_id, "partitions": sorted(partitions)}))
     if gate is not None and partitions:
         staged = spark.read.option("basePath", str(staging / "silver")).parquet(
@@ -410,13 +410,31 @@ def _parquet_rows(folder: Path) -> int:
     return sum(pq.ParquetFile(f).metadata.num_rows for f in sorted(folder.glob("*.parquet")))
 
 
+def _pending(lake: Path, dataset: str, day: dt.date) -> Path:
+    """The record of a run that staged ``dataset`` for landing ``day`` and has not published it."""
+    return lake / "_staging" / dataset / f"pending-{day.isoformat()}.json"
+
+
+def unpublished_days(dataset: str, settings: Settings | None = None) -> list[dt.date]:
+    """Landing days of ``dataset`` staged but not published, oldest first: a quality gate blocked
+    them, or their run stopped before publishing. Publishing (``publish_staged``, or a re-run whose
+    gate passes) clears a day. A run in progress has its day here until it publishes."""
+    from riskpipe.settings import get_settings
+
+    s = settings or get_settings()
+    folder = s.lake / "_staging" / dataset
+    if not folder.is_dir():
+        return []
+    return sorted(dt.date.fromisoformat(p.stem.removeprefix("pending-")) for p in folder.glob("pending-*.json"))
+
+
 def publish_staged(dataset: str, day: dt.date, settings: Settings | None = None) -> list[str]:
     """Swap the partitions a run staged for landing ``day`` into silver (after a gate passed)."""
     from riskpipe.settings import get_settings
     from riskpipe.spark import io
 
     s = settings or get_settings()
-    pending = s.lake / "_staging" / dataset / f"pending-{day.isoformat()}.json"
+    pending = _pending(s.lake, dataset, day)
     if not pending.exists():
         raise RiskpipeError(f"nothing staged for {dataset} on {day} ({pending} missing)")
     info = json.loads(pending.read_text())

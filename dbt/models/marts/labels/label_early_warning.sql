@@ -16,7 +16,7 @@ installments as (
 ),
 
 horizon as (
-    select horizon_ts from {{ ref('int_lake_horizon') }}
+    select repayments_horizon_ts as horizon_ts from {{ ref('int_lake_horizon') }}  -- outcomes from repayments
 ),
 
 first_days as (

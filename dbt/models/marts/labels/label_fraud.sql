@@ -21,7 +21,7 @@ fraud_chargebacks as (
 ),
 
 horizon as (
-    select horizon_ts from {{ ref('int_lake_horizon') }}
+    select chargebacks_horizon_ts as horizon_ts from {{ ref('int_lake_horizon') }}  -- outcomes from chargebacks
 ),
 
 labelled as (
