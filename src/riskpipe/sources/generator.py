@@ -760,7 +760,12 @@ class Generator:
         return out, recs
 
     def split_late(self, d: int, spec: SourceSpec, tbl: pa.Table) -> pa.Table:
-        """Hold back a few rows of landing day d: they arrive 1-5 days later (late-arriving rows)."""
+        """Hold back a few rows of landing day d: they arrive 1-5 days later (late-arriving rows).
+
+        A row whose day to arrive is past the world's last day is never delivered; the manifest lists
+        it as ``late_beyond_window`` (its key, event date and the landing date it would have had), so
+        a reference it leaves unmatched (e.g. a loan's schedule without its application) is explained.
+        """
         rate = self.cfg.defects.late_arriving
         if rate <= 0 or tbl.num_rows == 0 or spec.name == "customers":
             return tbl
@@ -768,10 +773,16 @@ class Generator:
         late = r.random(tbl.num_rows) < rate
         lag = r.integers(1, 6, tbl.num_rows)
         for lg in np.unique(lag[late]):
+            part = _take(tbl, np.flatnonzero(late & (lag == lg)))  # a few rows: take, don't filter all
             if d + lg < self.cfg.days:
-                part = _take(tbl, np.flatnonzero(late & (lag == lg)))  # a few rows: take, don't filter all
                 part = part.append_column("_late_from", pa.array([d] * part.num_rows, pa.int32()))
                 self.pending[int(d + lg)][f"late:{spec.name}"].append(part)
+                continue
+            self.defect_log.extend(
+                {"kind": "late_beyond_window", "source": spec.name, "key": key, "column": None,
+                 "event_date": (self.cfg.start + dt.timedelta(days=d)).isoformat(),
+                 "landing_date": (self.cfg.start + dt.timedelta(days=int(d + lg))).isoformat()}
+                for key in part[spec.keys[0]].to_pylist())
         return tbl.filter(pa.array(~late))
 
     # -- writing -------------------------------------------------------------------------------
