@@ -69,6 +69,22 @@ def test_chargebacks_spec_passes_on_valid_chargebacks(lake, spark) -> None:
     assert "T999999999991" in r.message
 
 
+def test_repayments_gate_lets_an_early_arriving_loan_schedule_through(lake, spark) -> None:
+    """A loan's schedule (one row per instalment) can land before its application: a fifth of the
+    day's rows without a published loan still publishes; over a quarter is a broken feed."""
+    rep = read_partition(spark, lake, "repayments", LAST)
+    assert rep.count() >= 20
+
+    def orphans(every: int):  # every n-th row's loan is unknown to the published applications
+        return rep.withColumn("loan_id", F.when(F.col("_source_row") % every == 0, F.concat(
+            F.lit("L9"), F.col("_source_row").cast("string"))).otherwise(F.col("loan_id")))
+
+    r = validate_frame("repayments", LAST, orphans(5), lake.settings)
+    assert r.passed, r.message
+    r = validate_frame("repayments", LAST, orphans(3), lake.settings)
+    assert not r.passed and r.failed_checks == ["reference:loan_id"], r.message
+
+
 def _chargebacks(txns):
     ts = F.to_timestamp(F.lit(f"{LAST.isoformat()} 12:00:00")) + F.make_interval(
         mins=F.row_number().over(_w()).cast("int"))
