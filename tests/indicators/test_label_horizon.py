@@ -71,8 +71,8 @@ def test_an_unpublished_chargebacks_day_stops_fraud_labels_until_published(world
         res = CliRunner().invoke(app, ["indicators", "--date", feature_day.isoformat(), "--select", "+label_fraud",
                                        "--no-graph", "--no-validate"])
         assert res.exit_code == 0, res.output
-        said = (f"label_credit_pd and label_early_warning mature only up to {START} 00:00: repayments landing "
-                f"day(s) {START} staged but not published; label_fraud mature only up to {day} 00:00: "
+        said = (f"labels in label_credit_pd, label_early_warning mature only up to {START} 00:00: repayments "
+                f"landing day(s) {START} staged but not published; labels in label_fraud mature only up to {day} 00:00: "
                 f"chargebacks landing day(s) {day} staged but not published")
         assert said in " ".join(res.output.split()), res.output
         # every window of D - 1 ends after D 00:00: none matures while D's chargebacks are unknown

@@ -143,7 +143,7 @@ def unpublished_note(unpublished: dict[str, list[dt.date]]) -> str:
     if not unpublished:
         return ""
     return "; ".join(
-        f"{' and '.join(OUTCOME_FEEDS[feed])} mature only up to {days[0]} 00:00: {feed} landing day(s) "
+        f"labels in {', '.join(OUTCOME_FEEDS[feed])} mature only up to {days[0]} 00:00: {feed} landing day(s) "
         f"{', '.join(map(str, days))} staged but not published" for feed, days in unpublished.items()
     ) + "; publish them (fix and re-run their ingest), then rebuild"
 

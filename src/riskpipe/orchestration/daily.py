@@ -162,16 +162,27 @@ def feature_date(ds: str) -> dt.date:
 
 def indicators(ds: str) -> dict[str, Any]:
     """dbt build (models + data and unit tests) of every feature and label table for the feature date
-    the day completes, then the Spark graph job. The partitions are written but not yet validated."""
-    from riskpipe.indicators.build import build_indicators
+    the day completes, then the Spark graph job. The partitions are written but not yet validated.
+
+    An outcome feed's landing day left unpublished by an earlier run (its gate blocked it) holds back
+    the labels read from that feed (see :func:`riskpipe.indicators.build.unpublished_outcomes`): the
+    run succeeds, and a ``labels_held_back`` warning alert says which labels wait for which days,
+    every day until they are published."""
+    from riskpipe.indicators.build import build_indicators, unpublished_note
     from riskpipe.indicators.graph import build_graph
+    from riskpipe.orchestration.alerts import raise_alert
 
     day = feature_date(ds)
     result = build_indicators(day)
+    unpublished = result.as_dict()["unpublished"]
+    if unpublished:
+        raise_alert("labels_held_back", f"feature date {day}: {unpublished_note(result.unpublished)}",
+                    severity="warning", layer="silver", feature_date=day, unpublished=unpublished)
     graph = build_graph(day)
     maybe_fail("indicators")
     return {"feature_date": day.isoformat(), "tests_passed": result.tests_passed, "run_dir": result.run_dir,
-            "tables": {k: v.rows for k, v in result.tables.items()}, "graph": str(graph)}
+            "tables": {k: v.rows for k, v in result.tables.items()}, "graph": str(graph),
+            "unpublished": unpublished}
 
 
 def validate_features(ds: str, built: dict[str, Any] | None = None) -> dict[str, Any]:
