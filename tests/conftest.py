@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from pathlib import Path
@@ -10,6 +11,10 @@ import pytest
 
 from riskpipe.settings import reset_settings
 from tests.worlds import loan_world, store_world, world  # noqa: F401  (session fixtures shared by the suites)
+
+#: py4j logs "Closing down clientserver connection" (INFO) from a finaliser at interpreter exit,
+#: after pytest has closed the streams its log handlers write to: "--- Logging error ---" noise
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
