@@ -14,9 +14,6 @@ class _CurrentStderr(logging.StreamHandler):
     closes its stream afterwards would otherwise leave every later riskpipe log writing into a closed
     stream ("--- Logging error ---")."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property
     def stream(self):  # noqa: ANN201
         return sys.stderr
