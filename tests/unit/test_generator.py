@@ -18,6 +18,9 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from riskpipe.errors import ConfigError
+from riskpipe.models.flows import MODEL_SPECS
+from riskpipe.models.labels import load_label_definitions
+from riskpipe.settings import Settings
 from riskpipe.sources.config import load_sources
 from riskpipe.sources.generator import (
     DefectRates,
@@ -291,6 +294,45 @@ def test_application_rate_sets_the_applications_per_customer_day(tmp_path: Path)
     for bad in (0.0, 1.5):
         with pytest.raises(ConfigError, match="application_rate"):
             _gen(tmp_path / "bad", customers=50, days=1, application_rate=bad)
+
+
+def test_credit_time_compresses_with_the_default_truth(tmp_path: Path) -> None:
+    """credit_bad_dpd / credit_window_days set what the credit truth is the probability of, and the
+    repayments feed agrees: a defaulter's loan has an installment still unpaid credit_bad_dpd days
+    after its due date within the window; a good one pays (late payments stay short of it)."""
+    inst, bad_dpd, window, days = 5, 15, 35, 50
+    _gen(tmp_path, customers=1000, days=days, defects=DefectRates.clean(), application_rate=0.08,
+         installment_days=inst, credit_bad_dpd=bad_dpd, credit_window_days=window,
+         ground_truth=tmp_path / "ground_truth")
+    apps = pd.read_parquet(tmp_path / "ground_truth" / "applications.parquet")
+    assert set(apps["default_min_dpd"]) == {bad_dpd} and set(apps["default_window_days"]) == {window}
+    # training reports a ratio to the truth only for the label definition the truth is of
+    spec, packaged = MODEL_SPECS["credit_pd"], load_label_definitions().labels["credit_pd"]
+    compressed = packaged.model_copy(update={"performance_days": window,
+                                             "bad": packaged.bad.model_copy(update={"min_dpd": bad_dpd})})
+    s = Settings(data_dir=tmp_path)
+    assert spec.truth_dpd_in(s) == (bad_dpd, window)
+    assert spec.truth_applies(compressed, s) and not spec.truth_applies(packaged, s)
+    d = apps[apps["default_12m"]]
+    assert ((d["default_date"] - d["applied_at"]) <= pd.Timedelta(days=window, hours=3)).all()
+    landed = pd.concat([pd.read_parquet(f) for f in sorted((tmp_path / "landing" / "repayments").rglob("*.parquet"))])
+    sched = landed[landed["record_type"] == "schedule"][["loan_id", "installment_no", "due_date"]]
+    paid = landed[landed["record_type"] == "payment"][["loan_id", "installment_no", "event_at"]]
+    rows = sched.merge(paid, on=["loan_id", "installment_no"], how="left")
+    rows["late_at"] = pd.to_datetime(rows["due_date"], utc=True) + pd.Timedelta(days=bad_dpd)
+    unpaid = rows["event_at"].isna() | (pd.to_datetime(rows["event_at"], utc=True) >= rows["late_at"])
+    book = pd.read_parquet(tmp_path / "ground_truth" / "loans.parquet")[["loan_id", "application_id"]]
+    loans = book.merge(apps[["application_id", "applied_at", "default_12m"]], on="application_id")
+    loans["end"] = pd.to_datetime(loans["applied_at"], utc=True) + pd.Timedelta(days=window)
+    loans = loans[loans["end"] < pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(days=days)]  # observed whole
+    r = rows[unpaid].merge(loans[["loan_id", "end"]], on="loan_id")
+    bad = set(r.loc[r["late_at"] <= r["end"], "loan_id"])
+    loans["bad"] = loans["loan_id"].isin(bad)
+    assert len(loans) > 300 and loans["default_12m"].sum() > 10
+    assert loans.loc[loans["default_12m"], "bad"].all()  # every defaulter reaches the DPD in the window
+    assert loans.loc[~loans["default_12m"], "bad"].mean() < 0.05  # a late payer rarely does
+    with pytest.raises(ConfigError, match="credit_bad_dpd"):
+        _gen(tmp_path / "bad", customers=50, days=1, installment_days=inst, credit_bad_dpd=30, credit_window_days=35)
 
 
 def test_byte_built_text_matches_python_formatting() -> None:

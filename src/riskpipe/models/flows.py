@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from riskpipe.atomic import write_atomic
 from riskpipe.features.tables import DATA_FILE, PARTITION_KEY
@@ -53,18 +54,33 @@ class ModelSpec:
     #: the service's request_epoch_s is the event's time (a card transaction's), which training derives
     #: from the row's point in time unless the row carries it (see served_rows)
     event_epoch_request: bool = False
-    #: for a dpd label: the (min_dpd, performance_days) the generator's truth is the probability of;
-    #: under another definition it is not the label's best achievable predictor, so no ratio is reported
+    #: for a dpd label: the (min_dpd, performance_days) the generator's truth is the probability of when
+    #: the truth file does not record it (its columns default_min_dpd, default_window_days, written since
+    #: the generator took them as parameters); under another definition the truth is not the label's
+    #: best achievable predictor, so no ratio is reported
     truth_dpd: tuple[int, int] | None = None
 
-    def truth_applies(self, definition: LabelDefinition) -> bool:
+    def truth_dpd_in(self, settings: Settings) -> tuple[int, int] | None:
+        """The (min_dpd, performance_days) of the generator's truth in ``settings``' ground truth."""
+        path = settings.ground_truth / self.truth_file if self.truth_file else None
+        if self.truth_dpd is None or path is None or not path.is_file():
+            return self.truth_dpd
+        cols = ("default_min_dpd", "default_window_days")
+        if not set(cols) <= set(pq.read_schema(path).names):
+            return self.truth_dpd
+        recorded = pq.read_table(path, columns=list(cols)).to_pandas().drop_duplicates()
+        if len(recorded) != 1:  # one world, one definition; several: no single truth to compare with
+            return None
+        return int(recorded.iloc[0, 0]), int(recorded.iloc[0, 1])
+
+    def truth_applies(self, definition: LabelDefinition, settings: Settings | None = None) -> bool:
         """Whether :attr:`truth_column` is the true probability of ``definition``'s label."""
         if not self.truth_column:
             return False
         if self.truth_dpd is None:
             return True
         bad = getattr(definition.bad, "min_dpd", None)
-        return (bad, definition.performance_days) == self.truth_dpd
+        return (bad, definition.performance_days) == self.truth_dpd_in(settings or get_settings())
 
     def definition(self, settings: Settings | None = None) -> LabelDefinition:
         """The label definition in force (performance window, exclusions, table, key)."""
@@ -280,10 +296,11 @@ def train_from_store(
     ts = build_training_set(spec.feature_service, labels, settings=s, labels_known_by=as_of, out=out,
                             label_definition=label_facts)
     df = ts.frame
-    has_truth = spec.truth_applies(defn) and attach_truth(df, spec, s)
-    if spec.truth_column and not spec.truth_applies(defn):
-        log.info("%s: the generator's %s is the probability of %d+ DPD within %d days, not of %s: no ratio to "
-                 "the best achievable AUC", spec.name, spec.truth_column, *spec.truth_dpd, defn.ref)
+    applies = spec.truth_applies(defn, s)
+    has_truth = applies and attach_truth(df, spec, s)
+    if spec.truth_column and not applies:
+        log.info("%s: the generator's %s is the probability of (min DPD, days) %s, not of %s: no ratio to "
+                 "the best achievable AUC", spec.name, spec.truth_column, spec.truth_dpd_in(s), defn.ref)
     reject.check_method(reject_inference)
     truth_path = s.ground_truth / spec.truth_file if spec.truth_file else None
     rejects, outcome = None, None

@@ -19,6 +19,10 @@ def generate_cmd(
     txn_per_customer_day: float = typer.Option(0.35, help="mean card transactions per customer per day"),
     installment_days: int = typer.Option(30, help="days between loan installments (compress time for demos)"),
     application_rate: float = typer.Option(0.004, help="loan applications per customer per day"),
+    credit_bad_dpd: int = typer.Option(90, help="a credit default reaches this many days past due ..."),
+    credit_window_days: int = typer.Option(365, help="... within this many days of the application (compress "
+                                                     "with --installment-days; label it the same way: "
+                                                     "RISKPIPE_LABELS_FILE)"),
     fraud_level: float = typer.Option(0.0, help="added to the fraud logit of every transaction (0: ~0.5% fraud)"),
     chargeback_min_days: int = typer.Option(7, help="fraud is reported at least this many days after it happens"),
     chargeback_max_days: int = typer.Option(60, help="... and at most this many"),
@@ -47,7 +51,8 @@ def generate_cmd(
         summary = generate(customers=customers, days=days, start=first, seed=seed, landing=out,
                            ground_truth=ground_truth, defects=rates, txn_per_customer_day=txn_per_customer_day,
                            installment_days=installment_days, fraud_level=fraud_level,
-                           application_rate=application_rate,
+                           application_rate=application_rate, credit_bad_dpd=credit_bad_dpd,
+                           credit_window_days=credit_window_days,
                            chargeback_lag_days=(chargeback_min_days, chargeback_max_days),
                            on_day=lambda _d: bar.advance(task))
     table = Table(title=f"generated {summary.start} .. {summary.end} into {summary.landing}")

@@ -91,6 +91,11 @@ class GeneratorConfig:
     seed: int = 7
     txn_per_customer_day: float = 0.35
     installment_days: int = 30
+    #: credit default truth: a defaulter's loan reaches credit_bad_dpd days past due within
+    #: credit_window_days of the application (90 and 365: credit_pd's packaged label); smaller values
+    #: compress credit time with installment_days, so a world of weeks has matured credit_pd labels
+    credit_bad_dpd: int = 90
+    credit_window_days: int = 365
     application_rate: float = 0.004      # applications per customer per day
     login_rate: float = 0.5              # device events per customer per day
     new_customer_rate: float = 0.002     # new registrations per existing customer per day
@@ -473,19 +478,24 @@ class Generator:
                 zero_copy_only=False), None), pa.string()),
             "interest_rate": pa.array(np.where(approved, rate, np.nan), pa.float64(), mask=~approved),
         })
-        # performance: defaulters stop paying at installment k (90+ DPD reached within 12 months)
-        inst = cfg.installment_days
+        # performance: defaulters stop paying at installment k (credit_bad_dpd+ DPD reached within
+        # credit_window_days of the application day, by default 90+ within 12 months); a day of slack,
+        # as installments fall due from the decision, which can be past midnight
+        inst, bad_dpd, window = cfg.installment_days, cfg.credit_bad_dpd, cfg.credit_window_days
         n_inst = np.maximum(1, np.round(term * 30 / inst).astype(int))
-        max_k = np.maximum(1, np.minimum(n_inst, (365 - 90) // inst))
+        max_k = np.maximum(1, np.minimum(n_inst, (window - bad_dpd - 1) // inst))
         stop_k = np.where(defaulted, 1 + (r.random(n) * max_k).astype(int), 10**6)
         first_missed_due = decided + stop_k * inst * DAY_S
-        dpd90_date = np.where(defaulted, first_missed_due + 90 * DAY_S, -1)
+        default_date = np.where(defaulted, first_missed_due + bad_dpd * DAY_S, -1)
         self.apps_truth.append(pa.table({
             "application_id": tbl["application_id"], "customer_id": tbl["customer_id"],
             "applied_at": pa.array(applied.astype("datetime64[s]")), "decision": tbl["decision"],
             "p_default_12m": p_default, "default_12m": defaulted,
-            "default_date": pa.array(np.where(defaulted, dpd90_date, 0).astype("datetime64[s]"),
+            "default_date": pa.array(np.where(defaulted, default_date, 0).astype("datetime64[s]"),
                                      mask=~defaulted),
+            # what p_default_12m / default_12m are of (the names stay those of the 90/365 default)
+            "default_min_dpd": pa.array(np.full(n, bad_dpd), pa.int64()),
+            "default_window_days": pa.array(np.full(n, window), pa.int64()),
         }))
         lat = np.flatnonzero(approved)
         if len(lat):
@@ -947,6 +957,8 @@ def generate(
     fraud_level: float = 0.0,
     chargeback_lag_days: tuple[int, int] = (7, 60),
     application_rate: float = 0.004,
+    credit_bad_dpd: int = 90,
+    credit_window_days: int = 365,
 ) -> GenerationSummary:
     """Generate ``days`` landing partitions from ``start`` for ``customers`` customers (see module doc)."""
     from riskpipe.settings import get_settings
@@ -957,13 +969,18 @@ def generate(
         raise ConfigError("installment_days must be >= 1 and txn_per_customer_day >= 0")
     if not 0 < application_rate <= 1:
         raise ConfigError(f"application_rate must be in (0, 1] (applications per customer per day), got {application_rate}")
+    if not 1 <= credit_bad_dpd <= credit_window_days - installment_days - 1:
+        raise ConfigError(f"credit_bad_dpd must be >= 1 and leave an installment ({installment_days} days) and a day "
+                          f"of credit_window_days before it (a defaulter misses an installment, then reaches "
+                          f"the DPD within the window), got {credit_bad_dpd} DPD in {credit_window_days} days")
     if not 0 <= chargeback_lag_days[0] <= chargeback_lag_days[1]:
         raise ConfigError(f"chargeback_lag_days must be (min, max) with 0 <= min <= max, got {chargeback_lag_days}")
     s = get_settings()
     cfg = GeneratorConfig(customers=customers, days=days, start=start, seed=seed,
                           txn_per_customer_day=txn_per_customer_day, installment_days=installment_days,
                           fraud_level=fraud_level, chargeback_lag_days=tuple(chargeback_lag_days),
-                          application_rate=application_rate,
+                          application_rate=application_rate, credit_bad_dpd=credit_bad_dpd,
+                          credit_window_days=credit_window_days,
                           defects=defects if defects is not None else DefectRates())
     gen = Generator(cfg, landing or s.landing, ground_truth or s.ground_truth, sources)
     log.info("generating %d customers x %d days from %s (seed %d)", customers, days, start, seed)
