@@ -14,8 +14,8 @@ world and in the label alike, and runs the rest through the real pipeline:
   (a labels file in ``RISKPIPE_LABELS_FILE``, read by both the dbt build and training, as a team
   would declare its own definition).
 - the pipeline: every source is ingested behind the quality gates for the application days; for the
-  77 days after them only the repayments feed (the only one the label reads) and the applications
-  its loans belong to (the features of an application date read only data before it). Then dbt indicators, graph features and the feature
+  77 days after them only the repayments feed (the only one the label reads), the applications its
+  loans belong to and their customers (the features of an application date read only data before it). Then dbt indicators, graph features and the feature
   gates for each application date, the Feast definitions, and ``train_from_store("credit_pd")``
   on the credit_pd_v1 service (as ``riskpipe train --model credit_pd``), with every label matured.
 
@@ -39,9 +39,10 @@ from bench.bench_quality import GOAL, pipeline_world
 SIZES = {"small": (2_000, 8), "full": (10_000, 21)}
 INSTALLMENT_DAYS, BAD_DPD, WINDOW_DAYS = 15, 30, 76
 APPLICATION_RATE = 0.06  # applications per customer per day (default 0.004)
-#: ingested after the application days: the label's feed, and the applications its loans belong to
-#: (the world goes on booking loans; without their applications the repayments gate sees orphans)
-LATER_SOURCES = ["applications", "repayments"]
+#: ingested after the application days: the label's feed, the applications its loans belong to and
+#: the customers who applied (the world goes on booking loans and registering customers; without
+#: them the repayments and applications gates see orphans)
+LATER_SOURCES = ["customers", "applications", "repayments"]
 
 
 def _labels_file(path) -> None:  # noqa: ANN001 (Path)
