@@ -4,17 +4,17 @@ credit_pd's label (90+ DPD within 12 months of the application) needs more than 
 through the pipeline before any label matures. This benchmark compresses credit time instead, in the
 world and in the label alike, and runs the rest through the real pipeline:
 
-- the world (``generate``): installments every 15 days (so a 60-month term has the 120 installments
-  the repayments gate allows); a defaulter's loan reaches 30 days past due within 76 days of the
-  application (``credit_bad_dpd``, ``credit_window_days``; the truth ``p_default_12m`` is then the
+- the world (``generate``): installments every 16 days (so a 60-month term has 112 installments,
+  under the 120 the repayments gate allows, a near-duplicate's changed number included); a
+  defaulter's loan reaches 30 days past due within 79 days of the application (``credit_bad_dpd``, ``credit_window_days``; the truth ``p_default_12m`` is then the
   probability of that). Late payers still pay within days, as in the
   default world, so a good loan almost never reaches 30 DPD: the label is as clean as 90+ DPD is
   there. Applications are 15x as frequent as the default, so a few weeks give a few hundred bads.
-- the label: credit_pd with ``min_dpd: 30`` and ``performance_days: 76`` and no indeterminate band
+- the label: credit_pd with ``min_dpd: 30`` and ``performance_days: 79`` and no indeterminate band
   (a labels file in ``RISKPIPE_LABELS_FILE``, read by both the dbt build and training, as a team
   would declare its own definition).
 - the pipeline: every source is ingested behind the quality gates for the application days; for the
-  77 days after them only the repayments feed (the only one the label reads), the applications its
+  80 days after them only the repayments feed (the only one the label reads), the applications its
   loans belong to and their customers (the features of an application date read only data before it). Then dbt indicators, graph features and the feature
   gates for each application date, the Feast definitions, and ``train_from_store("credit_pd")``
   on the credit_pd_v1 service (as ``riskpipe train --model credit_pd``), with every label matured.
@@ -37,7 +37,7 @@ import yaml
 from bench.bench_quality import GOAL, pipeline_world
 
 SIZES = {"small": (2_000, 8), "full": (10_000, 21)}
-INSTALLMENT_DAYS, BAD_DPD, WINDOW_DAYS = 15, 30, 76
+INSTALLMENT_DAYS, BAD_DPD, WINDOW_DAYS = 16, 30, 79
 APPLICATION_RATE = 0.06  # applications per customer per day (default 0.004)
 #: ingested after the application days: the label's feed, the applications its loans belong to and
 #: the customers who applied (the world goes on booking loans and registering customers; without
