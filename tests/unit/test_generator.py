@@ -268,10 +268,14 @@ def _luhn_ok(num: str) -> bool:
 def test_cli_generate(tmp_path: Path, riskpipe_env: Path) -> None:
     from riskpipe.cli import app
 
-    res = CliRunner().invoke(app, ["generate", "--customers", "50", "--days", "2", "--clean"])
+    res = CliRunner().invoke(app, ["generate", "--customers", "50", "--days", "2", "--clean", "--application-rate",
+                                   "0.2", "--installment-days", "7", "--credit-bad-dpd", "20",
+                                   "--credit-window-days", "60"])
     assert res.exit_code == 0, res.output
     assert (riskpipe_env / "landing" / "transactions" / "dt=2026-01-02").is_dir()
     assert "transactions" in res.output
+    apps = pd.read_parquet(riskpipe_env / "ground_truth" / "applications.parquet")
+    assert len(apps) and set(apps["default_min_dpd"]) == {20} and set(apps["default_window_days"]) == {60}
     bad = CliRunner().invoke(app, ["generate", "--start", "2026-02-30"])
     assert bad.exit_code != 0
     assert CliRunner().invoke(app, ["generate", "--help"]).exit_code == 0
