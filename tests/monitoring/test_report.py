@@ -152,3 +152,45 @@ def test_alert_summary_groups_segments_of_one_subject() -> None:
     top = g.iloc[1]
     assert top["segments"] == "region=east, region=north, region=south" and top["worst_value"] == 0.9
     assert g["alerts"].sum() == len(rows) and g.iloc[3]["segments"] == "" and np.isnan(g.iloc[3]["worst_value"])
+
+
+def test_pipeline_alerts_of_the_day_are_in_the_report(report_world, monkeypatch, tmp_path) -> None:
+    """The DAGs' own alerts (failed tasks, retries, missed deadlines, held-back labels) of the report's
+    feature date are shown; those of other days, and the kinds the report computes itself, are not."""
+    from riskpipe.monitoring.report import build_report, pipeline_alerts
+    from riskpipe.orchestration.alerts import ALERTS_FILE, raise_alert
+    from riskpipe.settings import reset_settings
+
+    s = report_world.settings
+    path = s.runs / ALERTS_FILE
+    monkeypatch.setenv("RISKPIPE_DATA_DIR", str(s.data_dir))
+    reset_settings()
+    landing = REPORT_DAY - dt.timedelta(days=1)
+    assert not path.exists()  # the report world ran no DAG: every alert below is this test's
+    try:
+        raise_alert("labels_held_back", "held back for the report day", severity="warning",
+                    feature_date=REPORT_DAY, unpublished={"repayments": [str(landing)]})
+        raise_alert("task_failed", "ingest failed for the landing day", dag_id="risk_daily",
+                    task_id="ingest_repayments", try_number=3,
+                    logical_date=dt.datetime.combine(landing, dt.time(), dt.UTC))
+        raise_alert("task_failed", "a failure of another day", dag_id="risk_daily", task_id="materialize",
+                    logical_date=dt.datetime.combine(REPORT_DAY, dt.time(), dt.UTC))
+        raise_alert("stale_data", "drift checks' own kind", severity="warning", day=REPORT_DAY)
+        with path.open("a") as fh:
+            fh.write('{"kind": "task_failed", "torn')  # a writer killed mid-line
+        got = pipeline_alerts(REPORT_DAY, s)
+        assert got["message"].tolist() == ["held back for the report day", "ingest failed for the landing day"]
+        assert got[["severity", "task_id"]].fillna("").values.tolist() == [["warning", ""],
+                                                                          ["error", "ingest_repayments"]]
+        res = build_report(REPORT_DAY, s, out=tmp_path / "r.html", write_tables=False)
+        page = (tmp_path / "r.html").read_text()
+        section = page.split('<section id="pipeline">', 1)[1].split("</section>", 1)[0]
+        assert res.sections["pipeline"] and "ingest failed for the landing day" in section
+        assert "held back for the report day" in section and "another day" not in section
+        assert '1 error</span>' in section and "1 warning</span>" in section
+    finally:
+        path.unlink(missing_ok=True)
+        reset_settings()
+    res = build_report(REPORT_DAY, s, out=tmp_path / "none.html", write_tables=False)
+    assert not res.sections["pipeline"] and "No data yet" in (tmp_path / "none.html").read_text().split(
+        '<section id="pipeline">', 1)[1].split("</section>", 1)[0]

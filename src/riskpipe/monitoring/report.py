@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import html
 import io
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 #: Section ids in report order (the browser test checks each exists).
 SECTIONS: list[tuple[str, str]] = [
     ("alerts", "Alerts"),
+    ("pipeline", "Pipeline alerts"),
     ("volumes", "Data volumes"),
     ("quarantine", "Quarantine reasons"),
     ("validation", "Validation results"),
@@ -78,6 +80,7 @@ class ReportInputs:
     monitor: MonitorSettings | None = None
     history_moves: pd.DataFrame | None = None  # alias moves (who, when, from/to, why, approvals)
     outcomes: Any = None  # riskpipe.monitoring.outcomes.OutcomeFacts
+    pipeline_alerts: pd.DataFrame | None = None  # the DAGs' alerts of the day (pipeline_alerts)
 
 
 @dataclasses.dataclass
@@ -170,6 +173,46 @@ def sec_alerts(x: ReportInputs) -> tuple[str, bool]:
             + f"<details><summary>All {len(a)} alerts</summary>"
             + html_table(a[["kind", "severity", "subject", "metric", "value", "threshold", "message"]], row_class=sev)
             + "</details>"), True
+
+
+#: alerts the DAGs record in <runs>/alerts.jsonl that the report does not compute itself (drift, freshness
+#: and outcome breaches it does: they are in the Alerts section)
+PIPELINE_KINDS = ("task_failed", "task_retry", "deadline_missed", "labels_held_back")
+PIPELINE_COLUMNS = ["recorded_at", "kind", "severity", "dag_id", "task_id", "try_number", "message"]
+
+
+def pipeline_alerts(day: dt.date, settings: Settings) -> pd.DataFrame:
+    """The DAGs' alerts of feature date ``day``, oldest first: those naming it as their feature date
+    (labels held back) and those of runs for the landing day it completes (logical date ``day`` - 1:
+    failed tasks, retries, missed deadlines)."""
+    from riskpipe.orchestration.alerts import ALERTS_FILE
+
+    path = settings.runs / ALERTS_FILE
+    rows = []
+    if path.is_file():
+        landing_day = (day - dt.timedelta(days=1)).isoformat()
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:  # a torn last line of a crashed writer: the rest still shows
+                continue
+            if r.get("kind") in PIPELINE_KINDS and (
+                    r.get("feature_date") == day.isoformat() or str(r.get("logical_date") or "")[:10] == landing_day):
+                rows.append(r)
+    return pd.DataFrame(rows).reindex(columns=PIPELINE_COLUMNS)
+
+
+def sec_pipeline(x: ReportInputs) -> tuple[str, bool]:
+    a = x.pipeline_alerts
+    if a is None or a.empty:
+        return nodata(f"no failed task, retry, missed deadline or held-back label recorded for {x.day} "
+                      f"(the DAGs' alerts file, runs for landing day {x.day - dt.timedelta(days=1)})."), False
+    sev = lambda r: "alert" if r["severity"] == "error" else "warn"  # noqa: E731
+    errors = int((a["severity"] == "error").sum())
+    return (f"<p><span class=\"badge alert\">{errors} error</span> <span class=\"badge warn\">{len(a) - errors} "
+            f"warning</span></p><p class=\"meta\">recorded by the DAGs' callbacks and tasks for feature date "
+            f"{x.day} (landing day {x.day - dt.timedelta(days=1)}); the same records as the alerts file</p>"
+            + html_table(a, row_class=sev)), True
 
 
 def sec_volumes(x: ReportInputs) -> tuple[str, bool]:
@@ -407,7 +450,7 @@ def sec_models(x: ReportInputs) -> tuple[str, bool]:
     return html_table(m) + moves, True
 
 
-RENDER = {"alerts": sec_alerts, "volumes": sec_volumes, "quarantine": sec_quarantine, "validation": sec_validation,
+RENDER = {"alerts": sec_alerts, "pipeline": sec_pipeline, "volumes": sec_volumes, "quarantine": sec_quarantine, "validation": sec_validation,
           "drift": sec_drift, "scores": sec_scores, "vintage": sec_vintage, "outcomes": sec_outcomes, "early-warning": sec_early_warning,
           "fraud-rings": sec_rings, "models": sec_models}
 
@@ -496,10 +539,12 @@ def collect(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
     except Exception as err:  # noqa: BLE001 - an unreadable history file must not cost the whole report
         log.warning("alias history not readable: %s", err)
         moves = None
+    step("pipeline alerts")
     return ReportInputs(day=day, reference=ref, reference_note=note, history=hist, tables=tables, volumes=vol,
                         quarantine=qr, validation=val, scores=sc, scores_path=str(scores) if scores else None,
                         vintage=vint, early_warning=ew, rings=rings, models=models, models_note=models_note,
-                        monitor=ms, history_moves=moves, outcomes=facts)
+                        monitor=ms, history_moves=moves, outcomes=facts,
+                        pipeline_alerts=pipeline_alerts(day, settings))
 
 
 def default_path(settings: Settings, day: dt.date) -> Path:
