@@ -97,7 +97,7 @@ def run(scale: str) -> list[dict]:
             if blocked:
                 print(f"   blocked by the gate: {'; '.join(blocked)}", flush=True)
 
-        timed(f"ingest ({app_days} days, then {days - app_days} days of repayments)", ingest)
+        timed(f"ingest ({app_days} days, then {days - app_days} days of {', '.join(LATER_SOURCES)})", ingest)
         # application days 1 .. app_days-1: day 0 has no history before it
         dates = [start + dt.timedelta(days=i) for i in range(1, app_days)]
 
