@@ -255,3 +255,6 @@ def test_early_warning_trains_on_its_service_with_matured_labels_only(loan_env):
     assert {"dpd_current", "bureau_score"} <= set(r.features) and "loan_id" not in r.features
     _check_registered(s, r, "early_warning", "early_warning_v1", defn, counts)
     assert alias_version(configure_mlflow(s), "early_warning", CHALLENGER).version == r.challenger_version
+    # the truth (the posterior of the generator's process, computed for these rows) gives the ratio
+    for c in r.candidates.values():
+        assert 0.5 < c.oot_metrics["best_auc"] <= 1 and c.oot_metrics["auc_ratio_to_best"] > 0

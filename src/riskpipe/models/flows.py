@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -50,6 +52,9 @@ class ModelSpec:
     label: str  # its definition in riskpipe/models/labels.yml
     truth_file: str | None = None  # under <ground_truth>/, a file or a dt=*/ tree
     truth_column: str | None = None
+    #: a truth no file holds per row, computed for the rows (key, feature_ts) under the label
+    #: definition from the ground truth directory (raises TruthUnavailable when it cannot be)
+    truth_compute: Callable[[pd.DataFrame, LabelDefinition, Path], np.ndarray] | None = None
     monotone: dict[str, int] = field(default_factory=dict)
     #: the service's request_epoch_s is the event's time (a card transaction's), which training derives
     #: from the row's point in time unless the row carries it (see served_rows)
@@ -96,6 +101,15 @@ class ModelSpec:
         return self.definition().entity_key
 
 
+def _early_warning_truth(rows: pd.DataFrame, definition: LabelDefinition, gt: Path) -> np.ndarray:
+    from riskpipe.sources.truth import TruthUnavailable, early_warning_probability
+
+    min_dpd = getattr(definition.bad, "min_dpd", None)
+    if min_dpd is None:
+        raise TruthUnavailable(f"{definition.ref}: not a days-past-due label")
+    return early_warning_probability(rows, gt, int(min_dpd), int(definition.performance_days))
+
+
 MODEL_SPECS: dict[str, ModelSpec] = {
     "credit_pd": ModelSpec(
         "credit_pd", "credit_pd_v1", "credit_pd",
@@ -113,6 +127,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     ),
     "early_warning": ModelSpec(
         "early_warning", "early_warning_v1", "early_warning",
+        truth_file="installments.parquet", truth_column="p_early_warning", truth_compute=_early_warning_truth,
         monotone={"dpd_current": 1, "missed_payments_3m": 1, "paid_ratio": -1, "on_time_ratio_3m": -1},
     ),
 }
@@ -149,11 +164,24 @@ def read_labels(spec: ModelSpec, start: dt.date, end: dt.date, settings: Setting
     return pd.concat(frames, ignore_index=True), parts
 
 
-def attach_truth(df: pd.DataFrame, spec: ModelSpec, settings: Settings) -> bool:
+def attach_truth(df: pd.DataFrame, spec: ModelSpec, settings: Settings,
+                 definition: LabelDefinition | None = None) -> bool:
     """Add the generator's true probability as ``truth_probability`` when the world is synthetic."""
     if not spec.truth_file:
         return False
     path = settings.ground_truth / spec.truth_file
+    if spec.truth_compute is not None:
+        if not path.is_file():
+            return False
+        from riskpipe.sources.truth import TruthUnavailable
+
+        try:
+            df[TRUTH] = spec.truth_compute(df[[spec.key, "feature_ts"]], definition or spec.definition(settings),
+                                           settings.ground_truth)
+        except TruthUnavailable as e:
+            log.warning("%s: no ground truth (%s); not reporting the AUC ratio", spec.name, e)
+            return False
+        return True
     files = [path] if path.is_file() else sorted(path.glob("dt=*/*.parquet")) if path.is_dir() else []
     if not files:
         return False
@@ -297,7 +325,7 @@ def train_from_store(
                             label_definition=label_facts)
     df = ts.frame
     applies = spec.truth_applies(defn, s)
-    has_truth = applies and attach_truth(df, spec, s)
+    has_truth = applies and attach_truth(df, spec, s, defn)
     if spec.truth_column and not applies:
         log.info("%s: the generator's %s is the probability of (min DPD, days) %s, not of %s: no ratio to "
                  "the best achievable AUC", spec.name, spec.truth_column, spec.truth_dpd_in(s), defn.ref)

@@ -371,6 +371,7 @@ class Generator:
         self.pop = Population(cfg)
         self.pending: dict[int, dict[str, list[pa.Table]]] = defaultdict(lambda: defaultdict(list))
         self.loans: list[pa.Table] = []  # one table of booked loans per day
+        self.installments: list[pa.Table] = []  # their installments: due date, date paid (if ever)
         self.apps_truth: list[pa.Table] = []
         self.active_loan_customers: set[int] = set()
         self.defect_log: list[dict[str, object]] = []
@@ -534,6 +535,13 @@ class Generator:
         for part, on_day in ((sched, sched_day), (pay, pay_day)):
             for day in np.unique(on_day[on_day < horizon]).tolist():
                 self.pending[day]["repayments"].append(part.filter(pa.array(on_day == day)))
+        paid_day = np.full(len(loan), -1, np.int64)
+        paid_day[paid] = pay_at // DAY_S
+        self.installments.append(pa.table({
+            "loan_id": loan_ids.take(pa.array(loan, pa.int64())), "installment_no": pa.array(k, pa.int64()),
+            "due_date": pa.array(due // DAY_S, pa.int64()).cast(pa.int32()).cast(pa.date32()),
+            "paid_date": pa.array(paid_day, pa.int64(), mask=paid_day < 0).cast(pa.int32()).cast(pa.date32()),
+        }))
         self.active_loan_customers.update(cust[lat].tolist())
         self.loans.append(pa.table({
             "loan_id": loan_ids, "application_id": tbl["application_id"].take(pa.array(lat)), "booked_at": book,
@@ -898,6 +906,13 @@ class Generator:
                            ("loan_id", "application_id", "booked_at", "n_installments", "installment",
                             "stop_installment", "hazard")})
         _pq_write(lt, self.gt / "loans.parquet")
+        # every installment's due date and the date it was paid (null: never, a defaulter's from its
+        # stop installment on), also those the world's window ends before: the early-warning truth
+        # reads which installments were paid before a date
+        _pq_write(pa.concat_tables(self.installments) if self.installments else pa.table({
+            "loan_id": pa.array([], pa.string()), "installment_no": pa.array([], pa.int64()),
+            "due_date": pa.array([], pa.date32()), "paid_date": pa.array([], pa.date32())}),
+            self.gt / "installments.parquet")
         values = {"national_id": p.national_id, "phone": p.phone, "full_name": p.name, "card_number": p.card}
         cols, vals = [], []
         for col in sorted(values):

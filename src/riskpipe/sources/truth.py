@@ -1,0 +1,147 @@
+"""Ground-truth probabilities computed from a generated world (synthetic worlds only).
+
+The generator writes per-row truths where it draws them (an application's ``p_default_12m``, a
+transaction's ``p_fraud``). The early-warning label has no such row: whether a loan is 30+ days past
+due in the 30 days after a date depends on what is known at that date. Its best achievable predictor
+is the posterior of the generator's own process given the loan's latent parameters and the payments
+seen before the date:
+
+- a loan defaults with probability ``p_default`` (the application's ``p_default_12m``); a defaulter
+  stops paying at an installment drawn uniformly from ``1 .. max_k`` (``max_k`` from the generator's
+  ``default_min_dpd``, ``default_window_days`` and the installment period) and never pays again;
+- every installment a loan pays is late with probability ``p_late = clip(0.05 + 0.12 z, 0, 0.6)``
+  (``z``: the customer's latent risk), by a geometric(0.25) number of days; otherwise it is paid on
+  its due date.
+
+At feature date T (data strictly before T), each installment due before T is either paid or not; the
+likelihood of that under "pays" and under "stopped at s" weighs the hypotheses. The label (``min_dpd``+
+DPD on some day of (T, T + performance_days]) is then certain under a stop at an installment due by
+T + performance_days - min_dpd, and otherwise needs an installment paid that late.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+LATE_DAYS_P = 0.25  # the geometric lateness of a late payment, in days (>= 1)
+
+
+class TruthUnavailable(Exception):
+    """The ground truth lacks what the probability needs (an older world, another label kind)."""
+
+
+def _p_late(z: np.ndarray) -> np.ndarray:
+    return np.clip(0.05 + 0.12 * z, 0.0, 0.6)
+
+
+def _p_still_unpaid(days: np.ndarray) -> np.ndarray:
+    """P(a late payment is at least ``days`` (>= 1) days late): geometric support 1, 2, ..."""
+    return (1.0 - LATE_DAYS_P) ** np.maximum(days - 1, 0)
+
+
+def _loan_frame(gt: Path, loan_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Per loan (in ``loan_ids`` order): p_default, p_late, max_k; and its installments' due and paid
+    days (loans x installments, day numbers since the epoch; missing: -1 due, a huge paid)."""
+    need = [gt / f for f in ("loans.parquet", "applications.parquet", "customers.parquet", "installments.parquet")]
+    missing = [p.name for p in need if not p.is_file()]
+    if missing:
+        raise TruthUnavailable(f"{gt}: no {', '.join(missing)} (a world generated before the early-warning truth?)")
+    loans = pd.read_parquet(need[0], columns=["loan_id", "application_id", "n_installments", "installment_days"])
+    apps = pd.read_parquet(need[1])
+    if not {"default_min_dpd", "default_window_days"} <= set(apps.columns):
+        raise TruthUnavailable(f"{need[1]}: no default_min_dpd / default_window_days")
+    apps = apps[["application_id", "customer_id", "p_default_12m", "default_min_dpd", "default_window_days"]]
+    cust = pd.read_parquet(need[2], columns=["customer_id", "latent_risk"])
+    lf = loans.merge(apps, on="application_id", how="left").merge(cust, on="customer_id", how="left")
+    lf = lf.drop_duplicates("loan_id").set_index("loan_id")
+    unknown = pd.Index(loan_ids).difference(lf.index)
+    if len(unknown):
+        raise TruthUnavailable(f"{len(unknown)} loan(s) not in the ground truth, e.g. {unknown[0]}")
+    lf = lf.loc[loan_ids]
+    if lf[["p_default_12m", "latent_risk"]].isna().any().any():
+        raise TruthUnavailable("loans without their application's or customer's truth")
+    inst = lf["installment_days"].to_numpy(np.int64)
+    window, bad = lf["default_window_days"].to_numpy(np.int64), lf["default_min_dpd"].to_numpy(np.int64)
+    n_inst = lf["n_installments"].to_numpy(np.int64)
+    # as the generator draws the stop installment of a defaulter
+    max_k = np.maximum(1, np.minimum(n_inst, (window - bad - 1) // inst))
+    frame = pd.DataFrame({"p_default": lf["p_default_12m"].to_numpy(float),
+                          "p_late": _p_late(lf["latent_risk"].to_numpy(float)), "max_k": max_k}, index=lf.index)
+
+    rows = pd.read_parquet(need[3])
+    rows = rows[rows["loan_id"].isin(set(loan_ids))]
+    pos = pd.Series(np.arange(len(loan_ids)), index=loan_ids)
+    k_max = int(n_inst.max()) if len(n_inst) else 0
+    due = np.full((len(loan_ids), k_max), -1, np.int64)
+    paid = np.full((len(loan_ids), k_max), np.iinfo(np.int64).max, np.int64)
+    r, c = pos[rows["loan_id"]].to_numpy(), rows["installment_no"].to_numpy(np.int64) - 1
+    epoch = np.datetime64("1970-01-01", "D")
+    due[r, c] = (rows["due_date"].to_numpy("datetime64[D]") - epoch).astype(np.int64)
+    paid_at = rows["paid_date"]
+    has = paid_at.notna().to_numpy()
+    paid[r[has], c[has]] = (paid_at[has].to_numpy("datetime64[D]") - epoch).astype(np.int64)
+    if (due[np.arange(k_max)[None, :] < n_inst[:, None]] < 0).any():
+        raise TruthUnavailable("installments missing from installments.parquet")
+    return frame, due, paid
+
+
+def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, performance_days: int,
+                              time_column: str = "feature_ts") -> np.ndarray:
+    """P(loan ``min_dpd``+ days past due on some day of (T, T + ``performance_days``] | data before T).
+
+    ``keys``: ``loan_id`` and ``time_column`` (the feature timestamp, midnight UTC of T) per row.
+    """
+    if keys.empty:
+        return np.zeros(0)
+    ts = pd.to_datetime(keys[time_column], utc=True)
+    t_day = ((ts.dt.tz_convert(None).to_numpy("datetime64[D]") - np.datetime64("1970-01-01", "D"))
+             .astype(np.int64))
+    uniq, inv = np.unique(keys["loan_id"].to_numpy(str), return_inverse=True)
+    frame, due_l, paid_l = _loan_frame(gt, uniq)
+    due, paid = due_l[inv], paid_l[inv]                 # rows x installments
+    exists = due >= 0
+    t = t_day[:, None]
+    age = t - due                                       # days the installment has been due at T
+    observed = exists & (age >= 1)                      # due before T: paid before T or not (seen)
+    paid_seen = observed & (paid < t)
+    p_late = frame["p_late"].to_numpy()[inv][:, None]
+    p_d, max_k = frame["p_default"].to_numpy()[inv], frame["max_k"].to_numpy()[inv]
+
+    # likelihood of what is seen, per installment, if the loan pays it (late with p_late)
+    p_unpaid = p_late * _p_still_unpaid(age)
+    with np.errstate(divide="ignore"):
+        log_f = np.where(observed, np.where(paid_seen, np.log1p(-p_unpaid), np.log(p_unpaid)), 0.0)
+    n_k = due.shape[1]
+    # stop at s (1-based, column s-1): installments before s paid as above; none from s on paid
+    prefix = np.concatenate([np.zeros((len(due), 1)), np.cumsum(log_f, axis=1)], axis=1)  # sum over k < s
+    paid_from = np.flip(np.cumsum(np.flip(paid_seen, axis=1), axis=1), axis=1) > 0       # any paid k >= s
+    s_idx = np.arange(1, n_k + 1)[None, :]
+    stop_ok = (s_idx <= max_k[:, None]) & ~paid_from
+    log_stop = np.where(stop_ok, prefix[:, :-1], -np.inf)
+    log_pay = prefix[:, -1]
+    with np.errstate(divide="ignore"):
+        log_w0 = np.log1p(-p_d) + log_pay
+        log_ws = np.log(p_d / max_k)[:, None] + log_stop
+    top = np.maximum(log_w0, log_ws.max(axis=1))
+    w0, ws = np.exp(log_w0 - top), np.exp(log_ws - top[:, None])
+
+    # the label under each hypothesis
+    relevant = exists & (due + min_dpd <= t + performance_days)
+    n_rel = relevant.sum(axis=1)                        # installments 1 .. n_rel are relevant (due in order)
+    q = np.where(paid_seen, 0.0,
+                 np.where(observed, _p_still_unpaid(np.maximum(min_dpd, age + 1) - age + 1),
+                          p_late * _p_still_unpaid(np.full_like(age, min_dpd))))
+    with np.errstate(divide="ignore"):
+        p_bad_paying = 1.0 - np.exp(np.where(relevant, np.log1p(-np.minimum(q, 1.0)), 0.0).sum(axis=1))
+    stop_in_window = s_idx <= n_rel[:, None]
+    certain = np.where(stop_in_window, ws, 0.0).sum(axis=1)
+    rest = w0 + np.where(stop_in_window, 0.0, ws).sum(axis=1)
+    p = (certain + rest * p_bad_paying) / (w0 + ws.sum(axis=1))
+    if not np.isfinite(p).all():  # history no hypothesis explains: not this generator's world
+        bad = int(np.flatnonzero(~np.isfinite(p))[0])
+        raise TruthUnavailable(f"loan {keys['loan_id'].iloc[bad]} at {ts.iloc[bad]}: its payments fit no "
+                               "hypothesis of the generator's process")
+    return p

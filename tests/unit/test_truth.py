@@ -1,0 +1,119 @@
+"""The early-warning ground truth: the posterior of the generator's own process given the payments seen
+before a date, checked against the labels the generated world then realises (computed here from the
+installments truth, independently of the truth code and of dbt)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskpipe.models.evaluate import auc
+from riskpipe.models.flows import MODEL_SPECS, TRUTH, attach_truth
+from riskpipe.models.labels import load_label_definitions
+from riskpipe.settings import Settings
+from riskpipe.sources.generator import DefectRates, generate
+from riskpipe.sources.truth import TruthUnavailable, early_warning_probability
+
+START, DAYS, INST, MIN_DPD, WINDOW = dt.date(2026, 1, 1), 120, 16, 30, 30
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ew_world")
+    generate(customers=2_000, days=DAYS, start=START, seed=5, landing=root / "landing",
+             ground_truth=root / "ground_truth", defects=DefectRates.clean(), txn_per_customer_day=0.02,
+             application_rate=0.03, installment_days=INST, credit_bad_dpd=30, credit_window_days=79)
+    return root
+
+
+def _day(d: pd.Series) -> np.ndarray:
+    return (pd.to_datetime(d).to_numpy("datetime64[D]") - np.datetime64("1970-01-01", "D")).astype(np.int64)
+
+
+def _realised(world: Path) -> pd.DataFrame:
+    """(loan, T) rows on a grid of dates whose window the world covers, for loans booked before T and
+    not paid off before T, with the label the world realised: some installment min_dpd+ days past due
+    on a day of (T, T + WINDOW]."""
+    gt = world / "ground_truth"
+    loans = pd.read_parquet(gt / "loans.parquet", columns=["loan_id", "booked_at"])
+    inst = pd.read_parquet(gt / "installments.parquet")
+    inst["due"], inst["paid"] = _day(inst["due_date"]), _day(inst["paid_date"])  # NaT: never paid
+    never = inst["paid_date"].isna()
+    inst.loc[never, "paid"] = np.iinfo(np.int64).max
+    start = (np.datetime64(START, "D") - np.datetime64("1970-01-01", "D")).astype(np.int64)
+    t_days = np.arange(start + 5, start + DAYS - WINDOW, 4)
+    loans["booked"] = _day(loans["booked_at"])
+    rows = loans.merge(pd.DataFrame({"t": t_days}), how="cross")
+    rows = rows[rows["booked"] < rows["t"]]
+    last_paid = inst.groupby("loan_id")["paid"].max()
+    rows = rows[rows["loan_id"].map(last_paid).to_numpy() >= rows["t"].to_numpy()]  # not paid off before T
+    m = rows[["loan_id", "t"]].merge(inst[["loan_id", "due", "paid"]], on="loan_id")
+    first_bad = np.maximum(m["due"] + MIN_DPD, m["t"] + 1)
+    m["bad"] = (first_bad <= m["t"] + WINDOW) & (m["paid"] >= first_bad)
+    # the days an installment due before T has gone unpaid at T: a heuristic's score
+    m["overdue"] = np.where((m["due"] < m["t"]) & (m["paid"] >= m["t"]), m["t"] - m["due"], 0)
+    agg = m.groupby(["loan_id", "t"], as_index=False).agg(label=("bad", "max"), overdue=("overdue", "max"))
+    agg["feature_ts"] = pd.to_datetime(agg["t"], unit="D", utc=True)
+    return agg
+
+
+def test_early_warning_truth_is_calibrated_and_beats_days_overdue(world: Path) -> None:
+    rows = _realised(world)
+    p = early_warning_probability(rows[["loan_id", "feature_ts"]], world / "ground_truth", MIN_DPD, WINDOW)
+    y = rows["label"].to_numpy(int)
+    assert len(rows) > 5_000 and 100 < y.sum() < len(y) / 2
+    assert ((p >= 0) & (p <= 1)).all()
+    # calibrated: overall and within bands of the probability, to 4 standard deviations
+    for lo, hi in ((0, 0.02), (0.02, 0.5), (0.5, 1.01), (0, 1.01)):
+        band = (p >= lo) & (p < hi)
+        assert band.sum() > 200, (lo, hi)
+        expected, sd = p[band].sum(), np.sqrt((p[band] * (1 - p[band])).sum())
+        assert abs(y[band].sum() - expected) <= 4 * sd + 1, (lo, hi, y[band].sum(), expected, sd)
+    # the posterior orders loans better than the days the oldest unpaid installment is overdue
+    assert auc(y, p) > auc(y, rows["overdue"].to_numpy()) + 0.01
+    # the label definition's own parameters: a wider window can only raise the probability
+    wider = early_warning_probability(rows[["loan_id", "feature_ts"]], world / "ground_truth", MIN_DPD, 60)
+    assert (wider >= p - 1e-12).all() and (wider > p + 1e-6).any()
+
+
+def test_installments_truth_is_what_landed(world: Path) -> None:
+    """installments.parquet holds the feed's own due dates and payment dates (a clean world lands all)."""
+    landed = pd.concat([pd.read_parquet(f) for f in sorted((world / "landing" / "repayments").rglob("*.parquet"))])
+    inst = pd.read_parquet(world / "ground_truth" / "installments.parquet")
+    last = pd.Timestamp(START) + pd.Timedelta(days=DAYS)
+    loans = pd.read_parquet(world / "ground_truth" / "loans.parquet", columns=["loan_id", "booked_at"])
+    # a loan decided past the last midnight is booked after the world ends: its schedule never lands
+    after = set(loans.loc[pd.to_datetime(loans["booked_at"]) >= last, "loan_id"])
+    assert 0 < len(after) < 10
+    inst = inst[~inst["loan_id"].isin(after)]
+    sched = landed[landed["record_type"] == "schedule"][["loan_id", "installment_no", "due_date"]]
+    m = inst.merge(sched, on=["loan_id", "installment_no"], suffixes=("", "_feed"), validate="one_to_one")
+    assert len(m) == len(inst) == len(sched)
+    assert (pd.to_datetime(m["due_date"]) == pd.to_datetime(m["due_date_feed"])).all()
+    paid = landed[landed["record_type"] == "payment"][["loan_id", "installment_no", "event_at"]]
+    m = inst.merge(paid, on=["loan_id", "installment_no"], how="left", validate="one_to_one")
+    in_world = m["paid_date"].notna() & (pd.to_datetime(m["paid_date"]) < last)
+    assert in_world.sum() > 1_000
+    assert (pd.to_datetime(m.loc[in_world, "event_at"], utc=True).dt.tz_convert(None).dt.normalize()
+            == pd.to_datetime(m.loc[in_world, "paid_date"])).all()
+    assert m.loc[~in_world, "event_at"].isna().all()  # never paid, or after the world ends: not in the feed
+
+
+def test_training_attaches_the_early_warning_truth(world: Path, tmp_path: Path) -> None:
+    spec, defn = MODEL_SPECS["early_warning"], load_label_definitions().labels["early_warning"]
+    rows = _realised(world).head(500)
+    df = rows[["loan_id", "feature_ts"]].copy()
+    assert spec.truth_applies(defn) and attach_truth(df, spec, Settings(data_dir=world), defn)
+    assert np.allclose(df[TRUTH], early_warning_probability(rows, world / "ground_truth", 30, 30))
+    # a world without the installments truth (generated before it): no ratio, a warning, no crash
+    assert not attach_truth(df.drop(columns=TRUTH), spec, Settings(data_dir=tmp_path), defn)
+    (tmp_path / "ground_truth").mkdir()
+    (tmp_path / "ground_truth" / "installments.parquet").write_bytes(
+        (world / "ground_truth" / "installments.parquet").read_bytes())
+    with pytest.raises(TruthUnavailable, match="loans.parquet"):
+        early_warning_probability(rows, tmp_path / "ground_truth", 30, 30)
+    assert not attach_truth(df.drop(columns=TRUTH), spec, Settings(data_dir=tmp_path), defn)
