@@ -45,21 +45,39 @@ APPLICATION_RATE = 0.06  # applications per customer per day (default 0.004)
 LATER_SOURCES = ["customers", "applications", "repayments"]
 
 
-def _labels_file(path) -> None:  # noqa: ANN001 (Path)
-    """The packaged label definitions with credit_pd compressed like the world."""
+def _labels_file(path, edit) -> None:  # noqa: ANN001 (Path, callable)
+    """The packaged label definitions, edited by ``edit`` (their dict under ``labels``)."""
     from importlib import resources
 
     data = yaml.safe_load(resources.files("riskpipe.models").joinpath("labels.yml").read_text())
-    credit = data["labels"]["credit_pd"]
+    edit(data["labels"])
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _compress_credit(labels: dict) -> None:
+    """credit_pd compressed like the world."""
+    credit = labels["credit_pd"]
     credit["description"] = (f"an approved application's loan reaches {BAD_DPD}+ days past due within "
                              f"{WINDOW_DAYS} days of the application (credit time compressed for a benchmark)")
     credit["bad"]["min_dpd"] = BAD_DPD
     credit["performance_days"] = WINDOW_DAYS
     credit.pop("exclusions", None)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def run(scale: str) -> list[dict]:
+    customers, app_days = SIZES.get(scale, SIZES["full"])
+    return run_compressed(
+        "credit_pd", customers=customers, app_days=app_days, tail_days=WINDOW_DAYS + 1,
+        edit_labels=_compress_credit, anchor="generator's true p_default on the same OOT rows",
+        world=f"credit time compressed ({BAD_DPD}+ DPD within {WINDOW_DAYS} days, installments every "
+              f"{INSTALLMENT_DAYS} days)", rows="approved applications")
+
+
+def run_compressed(model: str, *, customers: int, app_days: int, tail_days: int, edit_labels, anchor: str,  # noqa: ANN001
+                   world: str, rows: str, first_date: int = 1) -> list[dict]:
+    """Generate the compressed world, run it through the pipeline, train ``model`` on the dates
+    ``first_date .. app_days - 1`` with every label matured, and report each candidate's OOT AUC
+    beside the truth's (labels: the packaged definitions changed by ``edit_labels``)."""
     from riskpipe.features.store import apply_definitions, get_store
     from riskpipe.indicators.build import build_indicators
     from riskpipe.indicators.graph import build_graph
@@ -70,12 +88,11 @@ def run(scale: str) -> list[dict]:
     from riskpipe.settings import get_settings, reset_settings
     from riskpipe.sources.generator import generate
 
-    customers, app_days = SIZES.get(scale, SIZES["full"])
-    days = app_days + WINDOW_DAYS + 1
+    days = app_days + tail_days
     start = dt.date(2026, 1, 1)
-    with pipeline_world("bench-quality-credit-") as work:
+    with pipeline_world(f"bench-quality-{model}-") as work:
         labels = work / "labels_compressed.yml"
-        _labels_file(labels)
+        _labels_file(labels, edit_labels)
         os.environ["RISKPIPE_LABELS_FILE"] = str(labels)  # pipeline_world restores the environment
         reset_settings()
         s = get_settings()
@@ -98,8 +115,8 @@ def run(scale: str) -> list[dict]:
                 print(f"   blocked by the gate: {'; '.join(blocked)}", flush=True)
 
         timed(f"ingest ({app_days} days, then {days - app_days} days of {', '.join(LATER_SOURCES)})", ingest)
-        # application days 1 .. app_days-1: day 0 has no history before it
-        dates = [start + dt.timedelta(days=i) for i in range(1, app_days)]
+        # day 0 has no history before it
+        dates = [start + dt.timedelta(days=i) for i in range(max(1, first_date), app_days)]
 
         def indicators() -> None:
             for day in dates:
@@ -107,28 +124,25 @@ def run(scale: str) -> list[dict]:
                 build_graph(day, s)
                 validate_features(day, require=True, settings=s)
 
-        timed(f"indicators, graph, feature gates ({len(dates)} application dates)", indicators)
+        timed(f"indicators, graph, feature gates ({len(dates)} dates)", indicators)
         apply_definitions(get_store(s), s)
         ms = get_model_settings()
         horizon = dt.datetime.combine(start + dt.timedelta(days=days), dt.time(), tzinfo=dt.UTC)
-        r = train_from_store("credit_pd", start=dates[0], end=dates[-1], as_of=horizon, settings=s,
+        r = train_from_store(model, start=dates[0], end=dates[-1], as_of=horizon, settings=s,
                              num_boost_round=ms.num_boost_round,
                              gbm_params={"num_threads": ms.num_threads} if ms.num_threads else None)
         out = []
         for kind, c in sorted(r.candidates.items()):
             m = c.oot_metrics
             if "best_auc" not in m:
-                raise RuntimeError(f"credit_pd {kind}: no best achievable AUC in the OOT metrics "
+                raise RuntimeError(f"{model} {kind}: no best achievable AUC in the OOT metrics "
                                    "(the truth is not of this label definition, or not found)")
             out.append({
-                "name": f"credit_pd {kind}: OOT AUC vs best achievable", "figure": round(m["auc"], 4),
-                "unit": "AUC", "anchor": "generator's true p_default on the same OOT rows",
-                "anchor_figure": round(m["best_auc"], 4), "ratio": round(m["auc_ratio_to_best"], 4),
-                "goal": f">= {GOAL}",
-                "note": f"{customers:,} customers, {len(dates)} application dates, credit time compressed "
-                        f"({BAD_DPD}+ DPD within {WINDOW_DAYS} days, installments every {INSTALLMENT_DAYS} "
-                        f"days); {r.n_train:,} train + {r.n_oot:,} OOT approved applications, "
-                        f"{int(m.get('bad_rate', 0) * m.get('n', 0)):,} OOT bads (OOT {r.oot_window[0][:10]} to "
-                        f"{r.oot_window[1][:10]}); higher is better"
+                "name": f"{model} {kind}: OOT AUC vs best achievable", "figure": round(m["auc"], 4),
+                "unit": "AUC", "anchor": anchor, "anchor_figure": round(m["best_auc"], 4),
+                "ratio": round(m["auc_ratio_to_best"], 4), "goal": f">= {GOAL}",
+                "note": f"{customers:,} customers, {len(dates)} feature dates, {world}; {r.n_train:,} train + "
+                        f"{r.n_oot:,} OOT {rows}, {int(round(m.get('bad_rate', 0) * m.get('n', 0))):,} OOT bads "
+                        f"(OOT {r.oot_window[0][:10]} to {r.oot_window[1][:10]}); higher is better"
                         + ("; the challenger" if kind == r.challenger_kind else "")})
         return out
