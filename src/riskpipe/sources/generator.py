@@ -252,6 +252,22 @@ def _ip(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(*parts, ".")
 
 
+#: a late payment's days late: geometric with this success probability (support 1, 2, ...)
+LATE_DAYS_P = 0.25
+
+
+def late_probability(z: np.ndarray) -> np.ndarray:
+    """The probability that a loan pays an installment late, from its customer's latent risk."""
+    return np.clip(0.05 + 0.12 * z, 0.0, 0.6)
+
+
+def stop_installment_bound(n_inst: np.ndarray, installment_days: np.ndarray | int, bad_dpd: np.ndarray | int,
+                           window_days: np.ndarray | int) -> np.ndarray:
+    """The last installment a defaulter may stop paying at (drawn uniformly from 1 .. this), so its
+    loan reaches ``bad_dpd`` days past due within ``window_days`` of the application, a day to spare."""
+    return np.maximum(1, np.minimum(n_inst, (window_days - bad_dpd - 1) // installment_days))
+
+
 def _late_days_and_jitter(r: np.random.Generator, late_prob: np.ndarray, low: int, high: int
                           ) -> tuple[np.ndarray, np.ndarray]:
     """Per payment, in stream order: days late (geometric, if a uniform falls under its late probability)
@@ -270,7 +286,7 @@ def _late_days_and_jitter(r: np.random.Generator, late_prob: np.ndarray, low: in
     threshold = (mask32 - (span - 1)) % span
     delay, jitter = [], []
     for p_late in late_prob.tolist():
-        delay.append(int(geometric(0.25)) if (raw() >> 11) * scale < p_late else 0)
+        delay.append(int(geometric(LATE_DAYS_P)) if (raw() >> 11) * scale < p_late else 0)
         while True:
             if has:
                 x, has = buf, 0
@@ -484,7 +500,7 @@ class Generator:
         # as installments fall due from the decision, which can be past midnight
         inst, bad_dpd, window = cfg.installment_days, cfg.credit_bad_dpd, cfg.credit_window_days
         n_inst = np.maximum(1, np.round(term * 30 / inst).astype(int))
-        max_k = np.maximum(1, np.minimum(n_inst, (window - bad_dpd - 1) // inst))
+        max_k = stop_installment_bound(n_inst, inst, bad_dpd, window)
         stop_k = np.where(defaulted, 1 + (r.random(n) * max_k).astype(int), 10**6)
         first_missed_due = decided + stop_k * inst * DAY_S
         default_date = np.where(defaulted, first_missed_due + bad_dpd * DAY_S, -1)
@@ -523,7 +539,7 @@ class Generator:
         k = np.arange(len(loan)) - np.repeat(np.cumsum(k_n) - k_n, k_n) + 1
         due = book[loan] + k * inst_days * DAY_S
         paid = np.flatnonzero(k < stop_k[lat][loan])                     # defaulters stop paying
-        delay, jitter = _late_days_and_jitter(r, np.clip(0.05 + 0.12 * z[lat], 0.0, 0.6)[loan[paid]],
+        delay, jitter = _late_days_and_jitter(r, late_probability(z[lat])[loan[paid]],
                                               8 * 3600, 20 * 3600)
         pay_at = due[paid] + delay * DAY_S + jitter - due[paid] % DAY_S
         # the schedule is delivered with the day the loan was booked: a decision after midnight lands the

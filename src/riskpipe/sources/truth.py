@@ -26,15 +26,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-LATE_DAYS_P = 0.25  # the geometric lateness of a late payment, in days (>= 1)
+from riskpipe.sources.generator import LATE_DAYS_P, late_probability, stop_installment_bound
+
+EPOCH = np.datetime64("1970-01-01", "D")
+
 
 
 class TruthUnavailable(Exception):
     """The ground truth lacks what the probability needs (an older world, another label kind)."""
 
 
-def _p_late(z: np.ndarray) -> np.ndarray:
-    return np.clip(0.05 + 0.12 * z, 0.0, 0.6)
+def _epoch_days(values: pd.Series) -> np.ndarray:
+    """Dates or UTC timestamps as day numbers since the epoch."""
+    return (values.to_numpy("datetime64[D]") - EPOCH).astype(np.int64)
 
 
 def _p_still_unpaid(days: np.ndarray) -> np.ndarray:
@@ -66,10 +70,9 @@ def _loan_frame(gt: Path, loan_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarra
     inst = lf["installment_days"].to_numpy(np.int64)
     window, bad = lf["default_window_days"].to_numpy(np.int64), lf["default_min_dpd"].to_numpy(np.int64)
     n_inst = lf["n_installments"].to_numpy(np.int64)
-    # as the generator draws the stop installment of a defaulter
-    max_k = np.maximum(1, np.minimum(n_inst, (window - bad - 1) // inst))
     frame = pd.DataFrame({"p_default": lf["p_default_12m"].to_numpy(float),
-                          "p_late": _p_late(lf["latent_risk"].to_numpy(float)), "max_k": max_k}, index=lf.index)
+                          "p_late": late_probability(lf["latent_risk"].to_numpy(float)),
+                          "max_k": stop_installment_bound(n_inst, inst, bad, window)}, index=lf.index)
 
     rows = pd.read_parquet(need[3])
     rows = rows[rows["loan_id"].isin(set(loan_ids))]
@@ -78,11 +81,9 @@ def _loan_frame(gt: Path, loan_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarra
     due = np.full((len(loan_ids), k_max), -1, np.int64)
     paid = np.full((len(loan_ids), k_max), np.iinfo(np.int64).max, np.int64)
     r, c = pos[rows["loan_id"]].to_numpy(), rows["installment_no"].to_numpy(np.int64) - 1
-    epoch = np.datetime64("1970-01-01", "D")
-    due[r, c] = (rows["due_date"].to_numpy("datetime64[D]") - epoch).astype(np.int64)
-    paid_at = rows["paid_date"]
-    has = paid_at.notna().to_numpy()
-    paid[r[has], c[has]] = (paid_at[has].to_numpy("datetime64[D]") - epoch).astype(np.int64)
+    due[r, c] = _epoch_days(rows["due_date"])
+    has = rows["paid_date"].notna().to_numpy()
+    paid[r[has], c[has]] = _epoch_days(rows["paid_date"][has])
     if (due[np.arange(k_max)[None, :] < n_inst[:, None]] < 0).any():
         raise TruthUnavailable("installments missing from installments.parquet")
     return frame, due, paid
@@ -97,8 +98,7 @@ def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, perfor
     if keys.empty:
         return np.zeros(0)
     ts = pd.to_datetime(keys[time_column], utc=True)
-    t_day = ((ts.dt.tz_convert(None).to_numpy("datetime64[D]") - np.datetime64("1970-01-01", "D"))
-             .astype(np.int64))
+    t_day = _epoch_days(ts.dt.tz_convert(None))
     uniq, inv = np.unique(keys["loan_id"].to_numpy(str), return_inverse=True)
     frame, due_l, paid_l = _loan_frame(gt, uniq)
     due, paid = due_l[inv], paid_l[inv]                 # rows x installments
