@@ -13,8 +13,10 @@ day 16: before it no loan has a payment history to warn from.
 
 The anchor is measured on the same out-of-time rows in the same run: the AUC of the true probability
 of the label (``riskpipe.sources.truth.early_warning_probability``: the posterior of the generator's
-own process, given the loan's latent default and lateness probabilities and the installments paid
-before the feature date), which no model beats in expectation. Goal: ratio (model AUC / best AUC) at
+own process, given the loan's latent default and lateness probabilities and the installments the lake
+shows paid before the feature date, with the probability that a payment record is lost before the
+lake: the label reads the lake, where a lost payment leaves its installment unpaid), which no model
+beats in expectation. Goal: ratio (model AUC / best AUC) at
 least 0.97. Higher is better.
 
 Scale "small": 2,000 customers x 24 application days; "full": 10,000 customers x 35 application days.
@@ -36,7 +38,7 @@ def run(scale: str) -> list[dict]:
     return run_compressed(
         "early_warning", customers=customers, app_days=app_days, tail_days=ew.performance_days + 1,
         edit_labels=lambda labels: None, first_date=FIRST_DATE,
-        anchor="posterior of the generator's process (riskpipe.sources.truth) on the same OOT rows",
+        anchor="posterior of the generator's process, lake's view (riskpipe.sources.truth) on the same OOT rows",
         world=f"the packaged label ({ew.bad.min_dpd}+ DPD in the next {ew.performance_days} days); credit time "
               f"compressed (installments every {INSTALLMENT_DAYS} days, defaulters {BAD_DPD}+ DPD within "
               f"{WINDOW_DAYS} days)", rows="loan-days")

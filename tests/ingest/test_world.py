@@ -247,3 +247,41 @@ def test_big_partitions_split_into_files_deterministically(world: World, spark, 
     before = tree_digest(s.silver)
     pipeline.ingest_date(day, ["customers", "transactions"], settings=s, spark=spark)
     assert tree_digest(s.silver) == before
+
+
+def test_installments_truth_tells_what_the_lake_shows(spark, tmp_path: Path) -> None:
+    """The ground truth's landed_paid_date and schedule_landed (what the early-warning truth reads as
+    the lake's view) are what the real ingest publishes, in a world whose repayment records are often
+    quarantined (null, out of range, bad timestamp) or superseded by a near duplicate."""
+    from riskpipe.ingest.pipeline import ingest_date
+    from riskpipe.sources.generator import DefectRates, generate
+    from tests.ingest.conftest import START, make_settings
+
+    days = 6
+    s = make_settings(tmp_path / "data")
+    generate(customers=300, days=days, start=START, seed=3, landing=s.landing, ground_truth=s.ground_truth,
+             txn_per_customer_day=0.01, installment_days=1, application_rate=0.05,
+             defects=DefectRates(exact_duplicate=0.02, near_duplicate=0.04, late_arriving=0.03, null_required=0.04,
+                                 out_of_range=0.04, bad_timestamp=0.04, renamed_column=False, truncated_file=False))
+    for i in range(days):
+        ingest_date(START + dt.timedelta(days=i), ["repayments"], settings=s, spark=spark)
+    lake = silver(type("W", (), {"settings": s})(), "repayments")
+    pay = lake[lake["record_type"] == "payment"]
+    pay = pay.assign(paid=pd.to_datetime(pay["event_ts"]).dt.tz_localize(None).dt.normalize())
+    shown = pay.groupby(["loan_id", "installment_no"])["paid"].min().rename("shown_paid")
+    sched = lake.loc[lake["record_type"] == "schedule", ["loan_id", "installment_no"]].drop_duplicates()
+    inst = pd.read_parquet(s.ground_truth / "installments.parquet").merge(
+        shown.reset_index(), on=["loan_id", "installment_no"], how="left").merge(
+        sched.assign(in_lake=True), on=["loan_id", "installment_no"], how="left")
+    end = pd.Timestamp(START + dt.timedelta(days=days))  # payments after the world's last day never land
+    landed = pd.to_datetime(inst["landed_paid_date"])
+    window = pd.to_datetime(inst["paid_date"]) < end
+    lost = window & landed.isna()
+    moved = window & landed.notna() & (landed < pd.to_datetime(inst["paid_date"]))
+    assert lost.sum() >= 5 and moved.sum() >= 1, (lost.sum(), moved.sum())  # the world has what is checked
+    seen = landed < end
+    assert (inst.loc[seen, "shown_paid"] == landed[seen]).all()
+    assert inst.loc[lost, "shown_paid"].isna().all()
+    booked = pd.to_datetime(inst["due_date"]) < end  # schedules land with the booking day
+    assert (inst.loc[booked, "in_lake"].fillna(False) == inst.loc[booked, "schedule_landed"]).all()
+    assert (~inst.loc[booked, "schedule_landed"]).sum() >= 5

@@ -1,6 +1,8 @@
 """The early-warning ground truth: the posterior of the generator's own process given the payments seen
 before a date, checked against the labels the generated world then realises (computed here from the
-installments truth, independently of the truth code and of dbt)."""
+installments truth, independently of the truth code and of dbt): in a clean world, and in one with the
+default defects, whose lost payment records leave installments unpaid in the lake (the label the
+pipeline builds reads the lake; tests/ingest checks the truth's view of it against the real ingest)."""
 
 from __future__ import annotations
 
@@ -30,19 +32,29 @@ def world(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def defect_world(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ew_defect_world")
+    generate(customers=2_000, days=DAYS, start=START, seed=6, landing=root / "landing",
+             ground_truth=root / "ground_truth", txn_per_customer_day=0.02,
+             application_rate=0.03, installment_days=INST, credit_bad_dpd=30, credit_window_days=79)
+    return root
+
+
 def _day(d: pd.Series) -> np.ndarray:
     return (pd.to_datetime(d).to_numpy("datetime64[D]") - np.datetime64("1970-01-01", "D")).astype(np.int64)
 
 
 def _realised(world: Path) -> pd.DataFrame:
     """(loan, T) rows on a grid of dates whose window the world covers, for loans booked before T and
-    not paid off before T, with the label the world realised: some installment min_dpd+ days past due
-    on a day of (T, T + WINDOW]."""
+    not paid off before T, with the label the world realised in the lake: some installment whose
+    schedule landed is min_dpd+ days past due on a day of (T, T + WINDOW] by the payments that landed."""
     gt = world / "ground_truth"
     loans = pd.read_parquet(gt / "loans.parquet", columns=["loan_id", "booked_at"])
     inst = pd.read_parquet(gt / "installments.parquet")
-    inst["due"], inst["paid"] = _day(inst["due_date"]), _day(inst["paid_date"])  # NaT: never paid
-    never = inst["paid_date"].isna()
+    inst = inst[inst["schedule_landed"]].copy()
+    inst["due"], inst["paid"] = _day(inst["due_date"]), _day(inst["landed_paid_date"])  # NaT: never paid
+    never = inst["landed_paid_date"].isna()
     inst.loc[never, "paid"] = np.iinfo(np.int64).max
     start = (np.datetime64(START, "D") - np.datetime64("1970-01-01", "D")).astype(np.int64)
     t_days = np.arange(start + 5, start + DAYS - WINDOW, 4)
@@ -61,6 +73,19 @@ def _realised(world: Path) -> pd.DataFrame:
     return agg
 
 
+def _miscalibrated(y: np.ndarray, p: np.ndarray) -> list[tuple]:
+    """The bands of the probability (and the whole) where the realised bads are more than 4 standard
+    deviations from the expected count."""
+    out = []
+    for lo, hi in ((0, 0.02), (0.02, 0.5), (0.5, 1.01), (0, 1.01)):
+        band = (p >= lo) & (p < hi)
+        assert band.sum() > 200, (lo, hi)
+        expected, sd = p[band].sum(), np.sqrt((p[band] * (1 - p[band])).sum())
+        if abs(y[band].sum() - expected) > 4 * sd + 1:
+            out.append((lo, hi, int(y[band].sum()), round(float(expected), 1), round(float(sd), 1)))
+    return out
+
+
 def test_early_warning_truth_is_calibrated_and_beats_days_overdue(world: Path) -> None:
     rows = _realised(world)
     p = early_warning_probability(rows[["loan_id", "feature_ts"]], world / "ground_truth", MIN_DPD, WINDOW)
@@ -68,11 +93,7 @@ def test_early_warning_truth_is_calibrated_and_beats_days_overdue(world: Path) -
     assert len(rows) > 5_000 and 100 < y.sum() < len(y) / 2
     assert ((p >= 0) & (p <= 1)).all()
     # calibrated: overall and within bands of the probability, to 4 standard deviations
-    for lo, hi in ((0, 0.02), (0.02, 0.5), (0.5, 1.01), (0, 1.01)):
-        band = (p >= lo) & (p < hi)
-        assert band.sum() > 200, (lo, hi)
-        expected, sd = p[band].sum(), np.sqrt((p[band] * (1 - p[band])).sum())
-        assert abs(y[band].sum() - expected) <= 4 * sd + 1, (lo, hi, y[band].sum(), expected, sd)
+    assert not _miscalibrated(y, p)
     # the posterior orders loans better than the days the oldest unpaid installment is overdue
     assert auc(y, p) > auc(y, rows["overdue"].to_numpy()) + 0.01
     # the label definition's own parameters: a wider window can only raise the probability
@@ -80,10 +101,41 @@ def test_early_warning_truth_is_calibrated_and_beats_days_overdue(world: Path) -
     assert (wider >= p - 1e-12).all() and (wider > p + 1e-6).any()
 
 
+def test_early_warning_truth_reads_the_lake_in_a_world_with_defects(defect_world: Path, tmp_path: Path) -> None:
+    """Lost payment records (quarantined, or moved to the next installment by a near duplicate) leave
+    installments unpaid in the lake for good: the lake's label says bad where the loan paid. The
+    posterior weighs that loss (loans.parquet's payment_loss_p) and stays calibrated to the lake's label;
+    the same posterior without it is not."""
+    rows = _realised(defect_world)
+    gt = defect_world / "ground_truth"
+    inst = pd.read_parquet(gt / "installments.parquet")
+    lost = inst["paid_date"].notna() & inst["landed_paid_date"].isna()
+    assert lost.sum() > 20 and (~inst["schedule_landed"]).sum() > 100
+    p = early_warning_probability(rows[["loan_id", "feature_ts"]], gt, MIN_DPD, WINDOW)
+    y = rows["label"].to_numpy(int)
+    assert len(rows) > 5_000 and 100 < y.sum() < len(y) / 2
+    assert not _miscalibrated(y, p)
+    assert auc(y, p) > auc(y, rows["overdue"].to_numpy()) + 0.01
+    # another loss probability: without it, a paid-up loan's lost payment fits no hypothesis (a careful
+    # payer is never late); at 5x, the lake's bads are overestimated
+    other = tmp_path / "ground_truth"
+    other.mkdir()
+    for f in gt.glob("*.parquet"):
+        (other / f.name).write_bytes(f.read_bytes())
+    loans = pd.read_parquet(gt / "loans.parquet")
+    loans.assign(payment_loss_p=0.0).to_parquet(other / "loans.parquet")
+    with pytest.raises(TruthUnavailable, match="fit no hypothesis"):
+        early_warning_probability(rows[["loan_id", "feature_ts"]], other, MIN_DPD, WINDOW)
+    loans.assign(payment_loss_p=loans["payment_loss_p"] * 5).to_parquet(other / "loans.parquet")
+    assert _miscalibrated(y, early_warning_probability(rows[["loan_id", "feature_ts"]], other, MIN_DPD, WINDOW))
+
+
 def test_installments_truth_is_what_landed(world: Path) -> None:
     """installments.parquet holds the feed's own due dates and payment dates (a clean world lands all)."""
     landed = pd.concat([pd.read_parquet(f) for f in sorted((world / "landing" / "repayments").rglob("*.parquet"))])
     inst = pd.read_parquet(world / "ground_truth" / "installments.parquet")
+    assert inst["schedule_landed"].all()  # nothing lost in a clean world
+    assert inst["landed_paid_date"].equals(inst["paid_date"].rename("landed_paid_date"))
     last = pd.Timestamp(START) + pd.Timedelta(days=DAYS)
     loans = pd.read_parquet(world / "ground_truth" / "loans.parquet", columns=["loan_id", "booked_at"])
     # a loan decided past the last midnight is booked after the world ends: its schedule never lands

@@ -268,6 +268,59 @@ def stop_installment_bound(n_inst: np.ndarray, installment_days: np.ndarray | in
     return np.maximum(1, np.minimum(n_inst, (window_days - bad_dpd - 1) // installment_days))
 
 
+#: defect kinds that keep a landed row out of the lake: quarantined (a required value null, a value out
+#: of range, an unparseable timestamp) or never delivered (arriving after the world's last day)
+LOST_KINDS = frozenset({"null_required", "out_of_range", "bad_timestamp", "late_beyond_window"})
+
+
+def payment_loss_probability(defects: DefectRates) -> float:
+    """P(a payment record does not reach the lake as the payment of its installment): quarantined (a
+    null in one of loan_id, record_type, amount, event_at; an amount out of range; a bad timestamp),
+    or superseded by its near duplicate, which moves it to the next installment (the lake keeps a
+    record's later version). Each defect picks a day's rows independently at its rate."""
+    keep = 1.0
+    for rate in (defects.null_required, defects.out_of_range, defects.bad_timestamp, defects.near_duplicate):
+        keep *= 1.0 - rate
+    return 1.0 - keep
+
+
+def _landed_installments(inst: pa.Table, defect_log: list[dict[str, object]]) -> pa.Table:
+    """``inst`` (loan_id, installment_no, due_date, paid_date) with what the lake is told of each:
+    ``landed_paid_date``, the first date paid among the payment records that land intact (a record
+    lost to a defect leaves its installment unpaid; a near duplicate's moves its date to the next
+    installment), and ``schedule_landed``, whether its schedule record landed intact (without it, the
+    lake does not know the installment falls due)."""
+    quarantined: dict[str, set[tuple[str, int]]] = {"P": set(), "S": set()}
+    near: dict[str, set[tuple[str, int]]] = {"P": set(), "S": set()}
+    for rec in defect_log:
+        key = rec.get("key")
+        if rec.get("source") != "repayments" or not isinstance(key, str) or key[:2] not in ("P-", "S-"):
+            continue
+        loan, k = key[2:].rsplit("-", 1)
+        if rec["kind"] in LOST_KINDS:
+            quarantined[key[0]].add((loan, int(k)))
+        elif rec["kind"] == "near_duplicate":
+            near[key[0]].add((loan, int(k)))
+    lost = {kind: quarantined[kind] | near[kind] for kind in ("P", "S")}
+    loans = inst["loan_id"].to_pylist()
+    nos = inst["installment_no"].to_numpy()
+    paid = inst["paid_date"].cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.float64)  # NaN: never
+    row = {(lo, int(k)): i for i, (lo, k) in enumerate(zip(loans, nos.tolist(), strict=True))}
+    landed = paid.copy()
+    for key in lost["P"]:
+        if key in row:
+            landed[row[key]] = np.nan
+    # a near duplicate is copied from its record as landed: one of a quarantined record is quarantined too
+    for loan, k in sorted(near["P"] - quarantined["P"]):
+        src, dst = row.get((loan, k)), row.get((loan, k + 1))
+        if src is not None and dst is not None:
+            landed[dst] = np.fmin(landed[dst], paid[src])
+    schedule = np.array([(lo, int(k)) not in lost["S"] for lo, k in zip(loans, nos.tolist(), strict=True)])
+    valid = ~np.isnan(landed)
+    days = pa.array(np.where(valid, landed, 0).astype(np.int32), mask=~valid).cast(pa.date32())
+    return inst.append_column("landed_paid_date", days).append_column("schedule_landed", pa.array(schedule))
+
+
 def _late_days_and_jitter(r: np.random.Generator, late_prob: np.ndarray, low: int, high: int
                           ) -> tuple[np.ndarray, np.ndarray]:
     """Per payment, in stream order: days late (geometric, if a uniform falls under its late probability)
@@ -917,6 +970,8 @@ class Generator:
             lt = pa.concat_tables(self.loans)
             lt = lt.set_column(2, "booked_at", pa.array(lt["booked_at"].to_numpy().astype("datetime64[s]")))
             lt = lt.append_column("installment_days", pa.array([self.cfg.installment_days] * lt.num_rows))
+            # P(a payment of the loan is lost before the lake): the truth's posterior weighs it
+            lt = lt.append_column("payment_loss_p", pa.array([payment_loss_probability(self.cfg.defects)] * lt.num_rows))
         else:
             lt = pa.table({k: pa.array([], pa.string()) for k in
                            ("loan_id", "application_id", "booked_at", "n_installments", "installment",
@@ -924,10 +979,11 @@ class Generator:
         _pq_write(lt, self.gt / "loans.parquet")
         # every installment's due date and the date it was paid (null: never, a defaulter's from its
         # stop installment on), also those the world's window ends before: the early-warning truth
-        # reads which installments were paid before a date
-        _pq_write(pa.concat_tables(self.installments) if self.installments else pa.table({
+        # reads which installments were paid before a date; with what the lake is told of them (the
+        # payment and schedule records that land intact), as its labels and features read the lake
+        _pq_write(_landed_installments(pa.concat_tables(self.installments) if self.installments else pa.table({
             "loan_id": pa.array([], pa.string()), "installment_no": pa.array([], pa.int64()),
-            "due_date": pa.array([], pa.date32()), "paid_date": pa.array([], pa.date32())}),
+            "due_date": pa.array([], pa.date32()), "paid_date": pa.array([], pa.date32())}), self.defect_log),
             self.gt / "installments.parquet")
         values = {"national_id": p.national_id, "phone": p.phone, "full_name": p.name, "card_number": p.card}
         cols, vals = [], []

@@ -11,12 +11,18 @@ seen before the date:
   ``default_min_dpd``, ``default_window_days`` and the installment period) and never pays again;
 - every installment a loan pays is late with probability ``p_late = clip(0.05 + 0.12 z, 0, 0.6)``
   (``z``: the customer's latent risk), by a geometric(0.25) number of days; otherwise it is paid on
-  its due date.
+  its due date;
+- the label is built from the lake, which knows a payment only when its record lands intact: with
+  probability ``payment_loss_p`` (from the generator's defect rates) a record is quarantined or moved
+  to the next installment by a near duplicate, and its installment stays unpaid there for good. The
+  payments seen are the lake's (``installments.parquet``'s ``landed_paid_date``; an installment whose
+  schedule record was lost never falls due there).
 
-At feature date T (data strictly before T), each installment due before T is either paid or not; the
+At feature date T (data strictly before T), each installment due before T is seen paid or not; the
 likelihood of that under "pays" and under "stopped at s" weighs the hypotheses. The label (``min_dpd``+
 DPD on some day of (T, T + performance_days]) is then certain under a stop at an installment due by
-T + performance_days - min_dpd, and otherwise needs an installment paid that late.
+T + performance_days - min_dpd (if the lake knows it is due), and otherwise needs an installment seen
+unpaid that late: paid that late, or its payment lost.
 """
 
 from __future__ import annotations
@@ -46,14 +52,18 @@ def _p_still_unpaid(days: np.ndarray) -> np.ndarray:
     return (1.0 - LATE_DAYS_P) ** np.maximum(days - 1, 0)
 
 
-def _loan_frame(gt: Path, loan_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Per loan (in ``loan_ids`` order): p_default, p_late, max_k; and its installments' due and paid
-    days (loans x installments, day numbers since the epoch; missing: -1 due, a huge paid)."""
+def _loan_frame(gt: Path, loan_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """Per loan (in ``loan_ids`` order): p_default, p_late, max_k, the payment loss probability; and
+    its installments' due days, the days the lake is told they were paid, and whether the lake knows
+    their schedule (loans x installments; day numbers since the epoch; missing: -1 due, a huge paid)."""
     need = [gt / f for f in ("loans.parquet", "applications.parquet", "customers.parquet", "installments.parquet")]
     missing = [p.name for p in need if not p.is_file()]
     if missing:
         raise TruthUnavailable(f"{gt}: no {', '.join(missing)} (a world generated before the early-warning truth?)")
-    loans = pd.read_parquet(need[0], columns=["loan_id", "application_id", "n_installments", "installment_days"])
+    loans = pd.read_parquet(need[0])
+    if "payment_loss_p" not in loans.columns:
+        raise TruthUnavailable(f"{need[0]}: no payment_loss_p (a world generated before the lake-view truth)")
+    loans = loans[["loan_id", "application_id", "n_installments", "installment_days", "payment_loss_p"]]
     apps = pd.read_parquet(need[1])
     if not {"default_min_dpd", "default_window_days"} <= set(apps.columns):
         raise TruthUnavailable(f"{need[1]}: no default_min_dpd / default_window_days")
@@ -72,21 +82,26 @@ def _loan_frame(gt: Path, loan_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarra
     n_inst = lf["n_installments"].to_numpy(np.int64)
     frame = pd.DataFrame({"p_default": lf["p_default_12m"].to_numpy(float),
                           "p_late": late_probability(lf["latent_risk"].to_numpy(float)),
-                          "max_k": stop_installment_bound(n_inst, inst, bad, window)}, index=lf.index)
+                          "max_k": stop_installment_bound(n_inst, inst, bad, window),
+                          "loss": lf["payment_loss_p"].to_numpy(float)}, index=lf.index)
 
     rows = pd.read_parquet(need[3])
+    if not {"landed_paid_date", "schedule_landed"} <= set(rows.columns):
+        raise TruthUnavailable(f"{need[3]}: no landed_paid_date / schedule_landed")
     rows = rows[rows["loan_id"].isin(set(loan_ids))]
     pos = pd.Series(np.arange(len(loan_ids)), index=loan_ids)
     k_max = int(n_inst.max()) if len(n_inst) else 0
     due = np.full((len(loan_ids), k_max), -1, np.int64)
     paid = np.full((len(loan_ids), k_max), np.iinfo(np.int64).max, np.int64)
+    scheduled = np.zeros((len(loan_ids), k_max), bool)
     r, c = pos[rows["loan_id"]].to_numpy(), rows["installment_no"].to_numpy(np.int64) - 1
     due[r, c] = _epoch_days(rows["due_date"])
-    has = rows["paid_date"].notna().to_numpy()
-    paid[r[has], c[has]] = _epoch_days(rows["paid_date"][has])
+    has = rows["landed_paid_date"].notna().to_numpy()
+    paid[r[has], c[has]] = _epoch_days(rows["landed_paid_date"][has])
+    scheduled[r, c] = rows["schedule_landed"].to_numpy(bool)
     if (due[np.arange(k_max)[None, :] < n_inst[:, None]] < 0).any():
         raise TruthUnavailable("installments missing from installments.parquet")
-    return frame, due, paid
+    return frame, due, paid, scheduled
 
 
 def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, performance_days: int,
@@ -100,8 +115,8 @@ def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, perfor
     ts = pd.to_datetime(keys[time_column], utc=True)
     t_day = _epoch_days(ts.dt.tz_convert(None))
     uniq, inv = np.unique(keys["loan_id"].to_numpy(str), return_inverse=True)
-    frame, due_l, paid_l = _loan_frame(gt, uniq)
-    due, paid = due_l[inv], paid_l[inv]                 # rows x installments
+    frame, due_l, paid_l, sched_l = _loan_frame(gt, uniq)
+    due, paid, scheduled = due_l[inv], paid_l[inv], sched_l[inv]  # rows x installments
     exists = due >= 0
     t = t_day[:, None]
     age = t - due                                       # days the installment has been due at T
@@ -109,9 +124,12 @@ def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, perfor
     paid_seen = observed & (paid < t)
     p_late = frame["p_late"].to_numpy()[inv][:, None]
     p_d, max_k = frame["p_default"].to_numpy()[inv], frame["max_k"].to_numpy()[inv]
+    loss = frame["loss"].to_numpy()[inv][:, None]
 
-    # likelihood of what is seen, per installment, if the loan pays it (late with p_late)
-    p_unpaid = p_late * _p_still_unpaid(age)
+    # likelihood of what is seen, per installment, if the loan pays it: its record lost (with `loss`),
+    # or late (with p_late) by at least its days due
+    late_unpaid = (1.0 - loss) * p_late * _p_still_unpaid(age)
+    p_unpaid = loss + late_unpaid
     with np.errstate(divide="ignore"):
         log_f = np.where(observed, np.where(paid_seen, np.log1p(-p_unpaid), np.log(p_unpaid)), 0.0)
     n_k = due.shape[1]
@@ -128,18 +146,22 @@ def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, perfor
     top = np.maximum(log_w0, log_ws.max(axis=1))
     w0, ws = np.exp(log_w0 - top), np.exp(log_ws - top[:, None])
 
-    # the label under each hypothesis
+    # the label under each hypothesis. A relevant installment (min_dpd past due by T + window) paid by
+    # the loan is seen unpaid in the lake min_dpd days after its due date (and after T) when its payment
+    # record is lost or that late (q); one seen unpaid at T is lost or late by its days due already.
+    # Under a stop at s, a relevant installment from s on is never paid: the label is certain, as long
+    # as the lake knows one of them falls due (its schedule record landed; without it, never past due).
     relevant = exists & (due + min_dpd <= t + performance_days)
-    n_rel = relevant.sum(axis=1)                        # installments 1 .. n_rel are relevant (due in order)
-    q = np.where(paid_seen, 0.0,
-                 np.where(observed, _p_still_unpaid(np.maximum(min_dpd, age + 1) - age + 1),
-                          p_late * _p_still_unpaid(np.full_like(age, min_dpd))))
+    lost_or_late = loss + late_unpaid * _p_still_unpaid(np.maximum(min_dpd, age + 1) - age + 1)
+    seen_unpaid_bad = np.divide(lost_or_late, p_unpaid, out=np.ones_like(p_unpaid), where=p_unpaid > 0)
+    q = np.where(paid_seen, 0.0, np.where(
+        observed, seen_unpaid_bad, loss + (1.0 - loss) * p_late * _p_still_unpaid(np.full_like(age, min_dpd))))
     with np.errstate(divide="ignore"):
-        p_bad_paying = 1.0 - np.exp(np.where(relevant, np.log1p(-np.minimum(q, 1.0)), 0.0).sum(axis=1))
-    stop_in_window = s_idx <= n_rel[:, None]
-    certain = np.where(stop_in_window, ws, 0.0).sum(axis=1)
-    rest = w0 + np.where(stop_in_window, 0.0, ws).sum(axis=1)
-    p = (certain + rest * p_bad_paying) / (w0 + ws.sum(axis=1))
+        log_good = np.where(relevant & scheduled, np.log1p(-np.minimum(q, 1.0)), 0.0)
+    good_before = np.exp(np.concatenate([np.zeros((len(due), 1)), np.cumsum(log_good, axis=1)], axis=1))
+    stuck = np.flip(np.cumsum(np.flip(relevant & scheduled, axis=1), axis=1), axis=1) > 0  # from s on
+    p_bad_stop = 1.0 - np.where(stuck, 0.0, good_before[:, :-1])
+    p = (w0 * (1.0 - good_before[:, -1]) + (ws * p_bad_stop).sum(axis=1)) / (w0 + ws.sum(axis=1))
     if not np.isfinite(p).all():  # history no hypothesis explains: not this generator's world
         bad = int(np.flatnonzero(~np.isfinite(p))[0])
         raise TruthUnavailable(f"loan {keys['loan_id'].iloc[bad]} at {ts.iloc[bad]}: its payments fit no "
