@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -265,7 +266,7 @@ def test_installments_truth_tells_what_the_lake_shows(spark, tmp_path: Path) -> 
                                  out_of_range=0.04, bad_timestamp=0.04, renamed_column=False, truncated_file=False))
     for i in range(days):
         ingest_date(START + dt.timedelta(days=i), ["repayments"], settings=s, spark=spark)
-    lake = silver(type("W", (), {"settings": s})(), "repayments")
+    lake = silver(SimpleNamespace(settings=s), "repayments")
     pay = lake[lake["record_type"] == "payment"]
     pay = pay.assign(paid=pd.to_datetime(pay["event_ts"]).dt.tz_localize(None).dt.normalize())
     shown = pay.groupby(["loan_id", "installment_no"])["paid"].min().rename("shown_paid")

@@ -302,10 +302,9 @@ def _landed_installments(inst: pa.Table, defect_log: list[dict[str, object]]) ->
         elif rec["kind"] == "near_duplicate":
             near[key[0]].add((loan, int(k)))
     lost = {kind: quarantined[kind] | near[kind] for kind in ("P", "S")}
-    loans = inst["loan_id"].to_pylist()
-    nos = inst["installment_no"].to_numpy()
+    keys = list(zip(inst["loan_id"].to_pylist(), inst["installment_no"].to_pylist(), strict=True))
     paid = inst["paid_date"].cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.float64)  # NaN: never
-    row = {(lo, int(k)): i for i, (lo, k) in enumerate(zip(loans, nos.tolist(), strict=True))}
+    row = {key: i for i, key in enumerate(keys)}
     landed = paid.copy()
     for key in lost["P"]:
         if key in row:
@@ -315,7 +314,7 @@ def _landed_installments(inst: pa.Table, defect_log: list[dict[str, object]]) ->
         src, dst = row.get((loan, k)), row.get((loan, k + 1))
         if src is not None and dst is not None:
             landed[dst] = np.fmin(landed[dst], paid[src])
-    schedule = np.array([(lo, int(k)) not in lost["S"] for lo, k in zip(loans, nos.tolist(), strict=True)])
+    schedule = np.array([key not in lost["S"] for key in keys], bool)
     valid = ~np.isnan(landed)
     days = pa.array(np.where(valid, landed, 0).astype(np.int32), mask=~valid).cast(pa.date32())
     return inst.append_column("landed_paid_date", days).append_column("schedule_landed", pa.array(schedule))

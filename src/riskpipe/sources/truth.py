@@ -52,6 +52,16 @@ def _p_still_unpaid(days: np.ndarray) -> np.ndarray:
     return (1.0 - LATE_DAYS_P) ** np.maximum(days - 1, 0)
 
 
+def _prefix_sums(x: np.ndarray) -> np.ndarray:
+    """Per row, the sums over columns before each column, and over all (one column more than ``x``)."""
+    return np.concatenate([np.zeros((len(x), 1)), np.cumsum(x, axis=1)], axis=1)
+
+
+def _any_from(x: np.ndarray) -> np.ndarray:
+    """Per row and column k: is any of the columns k, k+1, ... true."""
+    return np.flip(np.cumsum(np.flip(x, axis=1), axis=1), axis=1) > 0
+
+
 def _loan_frame(gt: Path, loan_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     """Per loan (in ``loan_ids`` order): p_default, p_late, max_k, the payment loss probability; and
     its installments' due days, the days the lake is told they were paid, and whether the lake knows
@@ -134,8 +144,8 @@ def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, perfor
         log_f = np.where(observed, np.where(paid_seen, np.log1p(-p_unpaid), np.log(p_unpaid)), 0.0)
     n_k = due.shape[1]
     # stop at s (1-based, column s-1): installments before s paid as above; none from s on paid
-    prefix = np.concatenate([np.zeros((len(due), 1)), np.cumsum(log_f, axis=1)], axis=1)  # sum over k < s
-    paid_from = np.flip(np.cumsum(np.flip(paid_seen, axis=1), axis=1), axis=1) > 0       # any paid k >= s
+    prefix = _prefix_sums(log_f)                        # sum over k < s
+    paid_from = _any_from(paid_seen)                    # any paid k >= s
     s_idx = np.arange(1, n_k + 1)[None, :]
     stop_ok = (s_idx <= max_k[:, None]) & ~paid_from
     log_stop = np.where(stop_ok, prefix[:, :-1], -np.inf)
@@ -158,8 +168,8 @@ def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, perfor
         observed, seen_unpaid_bad, loss + (1.0 - loss) * p_late * _p_still_unpaid(np.full_like(age, min_dpd))))
     with np.errstate(divide="ignore"):
         log_good = np.where(relevant & scheduled, np.log1p(-np.minimum(q, 1.0)), 0.0)
-    good_before = np.exp(np.concatenate([np.zeros((len(due), 1)), np.cumsum(log_good, axis=1)], axis=1))
-    stuck = np.flip(np.cumsum(np.flip(relevant & scheduled, axis=1), axis=1), axis=1) > 0  # from s on
+    good_before = np.exp(_prefix_sums(log_good))
+    stuck = _any_from(relevant & scheduled)             # a relevant installment the lake knows, from s on
     p_bad_stop = 1.0 - np.where(stuck, 0.0, good_before[:, :-1])
     p = (w0 * (1.0 - good_before[:, -1]) + (ws * p_bad_stop).sum(axis=1)) / (w0 + ws.sum(axis=1))
     if not np.isfinite(p).all():  # history no hypothesis explains: not this generator's world
