@@ -151,12 +151,17 @@ def test_training_set_from_label_table_with_manifest(embedded, tmp_path):
          "label": 0, "label_known_at": pd.Timestamp(synth.ts(D[3], 12)), "requested_amount": 700.0},
         {"application_id": "a3", "customer_id": "c3", "feature_ts": pd.Timestamp(synth.ts(D[3], 9)),
          "label": 1, "label_known_at": pd.Timestamp("2026-03-01"), "requested_amount": 900.0},
-        # an indeterminate (labels.yml exclusion, label null) is never a training row
+        # an indeterminate (labels.yml exclusion, label null) is never a training row, nor is a row a
+        # quarantined payment holds back (unresolved, label null)
         {"application_id": "a4", "customer_id": "c4", "feature_ts": pd.Timestamp(synth.ts(D[2], 10)),
-         "label": None, "label_known_at": pd.Timestamp(synth.ts(D[3])), "requested_amount": 800.0},
+         "label": None, "label_known_at": pd.Timestamp(synth.ts(D[3])), "requested_amount": 800.0,
+         "label_status": "indeterminate"},
+        {"application_id": "a5", "customer_id": "c5", "feature_ts": pd.Timestamp(synth.ts(D[2], 11)),
+         "label": None, "label_known_at": pd.Timestamp(synth.ts(D[3])), "requested_amount": 600.0,
+         "label_status": "unresolved"},
     ]
     for r in rows:
-        r["label_status"] = {1: "bad", 0: "good", None: "indeterminate"}[r["label"]]
+        r.setdefault("label_status", {1: "bad", 0: "good"}.get(r["label"]))
     synth.write_label_table(settings.features, "label_credit_pd", rows)
     out = tmp_path / "ts" / "credit.parquet"
     ts = build_training_set("credit_pd_v1", "label_credit_pd", settings=settings, store=store, out=out,
@@ -181,6 +186,7 @@ def test_training_set_from_label_table_with_manifest(embedded, tmp_path):
         data = settings.features / "customer_credit_daily" / p["partition"] / "data.parquet"
         assert p["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
     assert manifest["entities"]["kind"] == "label_table" and manifest["entities"]["excluded_indeterminate"] == 1
+    assert manifest["entities"]["excluded_unresolved"] == 1
     assert manifest["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -250,10 +251,15 @@ def test_big_partitions_split_into_files_deterministically(world: World, spark, 
     assert tree_digest(s.silver) == before
 
 
-def test_installments_truth_tells_what_the_lake_shows(spark, tmp_path: Path) -> None:
+def test_installments_truth_tells_what_the_lake_shows(spark, tmp_path: Path, monkeypatch) -> None:
     """The ground truth's landed_paid_date and schedule_landed (what the early-warning truth reads as
     the lake's view) are what the real ingest publishes, in a world whose repayment records are often
-    quarantined (null, out of range, bad timestamp) or superseded by a near duplicate."""
+    quarantined (null, out of range, bad timestamp) or superseded by a near duplicate; and its
+    payment_quarantined is what dbt finds in the real quarantine (int_installments_tracked's
+    payment_in_quarantine, which holds labels back)."""
+    import duckdb
+
+    from riskpipe.indicators.build import build_indicators
     from riskpipe.ingest.pipeline import ingest_date
     from riskpipe.sources.generator import DefectRates, generate
     from tests.ingest.conftest import START, make_settings
@@ -265,7 +271,7 @@ def test_installments_truth_tells_what_the_lake_shows(spark, tmp_path: Path) -> 
              defects=DefectRates(exact_duplicate=0.02, near_duplicate=0.04, late_arriving=0.03, null_required=0.04,
                                  out_of_range=0.04, bad_timestamp=0.04, renamed_column=False, truncated_file=False))
     for i in range(days):
-        ingest_date(START + dt.timedelta(days=i), ["repayments"], settings=s, spark=spark)
+        ingest_date(START + dt.timedelta(days=i), ["applications", "repayments"], settings=s, spark=spark)
     lake = silver(SimpleNamespace(settings=s), "repayments")
     pay = lake[lake["record_type"] == "payment"]
     pay = pay.assign(paid=pd.to_datetime(pay["event_ts"]).dt.tz_localize(None).dt.normalize())
@@ -286,3 +292,21 @@ def test_installments_truth_tells_what_the_lake_shows(spark, tmp_path: Path) -> 
     booked = pd.to_datetime(inst["due_date"]) < end  # schedules land with the booking day
     assert (inst.loc[booked, "in_lake"].fillna(False) == inst.loc[booked, "schedule_landed"]).all()
     assert (~inst.loc[booked, "schedule_landed"]).sum() >= 5
+
+    db = tmp_path / "dbt.duckdb"
+    monkeypatch.setenv("RISKPIPE_DBT_DUCKDB_PATH", str(db))
+    build_indicators(START + dt.timedelta(days=days), s, select=["+int_installments_tracked"])
+    # dbt keeps its connection to the file open in this process: read a copy
+    for f in tmp_path.glob("dbt.duckdb*"):
+        shutil.copy(f, tmp_path / f.name.replace("dbt.duckdb", "copy.duckdb"))
+    with duckdb.connect(str(tmp_path / "copy.duckdb"), read_only=True) as con:
+        tracked = con.sql("select loan_id, installment_no, payment_in_quarantine from int_installments_tracked").df()
+    m = inst.merge(tracked, on=["loan_id", "installment_no"], how="inner", validate="one_to_one")
+    # installments of loans whose application landed intact (int_loans_booked; 12% defects each here)
+    assert len(m) > 0.75 * inst["in_lake"].fillna(False).sum()
+    held = m["payment_quarantined"].to_numpy(bool)
+    assert held.sum() >= 5 and (~held & m["paid_date"].notna()).sum() > 100, held.sum()
+    assert (m["payment_in_quarantine"].to_numpy(bool) == held).all(), m[m["payment_in_quarantine"] != held]
+    # a payment record quarantined without its loan cannot be placed: lost, and not held
+    unplaced = lost & ~inst["payment_quarantined"]
+    assert unplaced.sum() >= 1

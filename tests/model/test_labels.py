@@ -96,21 +96,22 @@ def test_dbt_vars_carry_every_parameter_of_the_file():
     assert dbt_vars(load_settings(fraud_label_days=3))["fraud_performance_days"] == 3
 
 
-def test_training_rows_are_matured_and_not_indeterminate():
+def test_training_rows_are_matured_and_not_indeterminate_or_unresolved():
     d = label_definition("credit_pd", load_settings())
     t0 = pd.Timestamp("2025-01-10 08:00", tz="UTC")
     labels = pd.DataFrame({
-        "application_id": ["A1", "A2", "A3", "A4", "A5"],
-        "feature_ts": [t0, t0, t0, t0, t0 + pd.Timedelta(days=30)],
-        "label": [1, 0, None, 0, 0],
-        "label_status": ["bad", "good", "indeterminate", "good", "good"],
+        "application_id": ["A1", "A2", "A3", "A4", "A5", "A6"],
+        "feature_ts": [t0, t0, t0, t0, t0 + pd.Timedelta(days=30), t0],
+        "label": [1, 0, None, 0, 0, None],
+        "label_status": ["bad", "good", "indeterminate", "good", "good", "unresolved"],
         "label_known_at": [t0 + pd.Timedelta(days=100)] + [t0 + pd.Timedelta(days=365)] * 3
-        + [t0 + pd.Timedelta(days=395)],
+        + [t0 + pd.Timedelta(days=395), t0 + pd.Timedelta(days=365)],
     })
-    as_of = dt.datetime(2026, 1, 20, tzinfo=dt.UTC)  # A1..A4's 365 days closed; A5's close 2026-02-09
+    as_of = dt.datetime(2026, 1, 20, tzinfo=dt.UTC)  # A1..A4's, A6's 365 days closed; A5's close 2026-02-09
     rows, counts = training_rows(d, labels, as_of)
     assert list(rows["application_id"]) == ["A1", "A2", "A4"]
-    assert counts == {"rows": 5, "not_matured": 1, "excluded_indeterminate": 1, "used": 3}
+    assert counts == {"rows": 6, "not_matured": 1, "excluded_indeterminate": 1, "excluded_unresolved": 1,
+                      "used": 3}
     # a bad label known early still waits for its window (no early positives without their goods)
     early = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     assert training_rows(d, labels, early)[1]["used"] == 0

@@ -23,7 +23,14 @@ from sklearn.metrics import roc_auc_score
 
 from riskpipe.models.explain import score_table
 from riskpipe.models.flows import MODEL_SPECS, read_labels, train_from_store
-from riskpipe.models.labels import INDETERMINATE, built_record_path, label_definition, load_label_definitions
+from riskpipe.models.labels import (
+    EXCLUDED_STATUSES,
+    INDETERMINATE,
+    UNRESOLVED,
+    built_record_path,
+    label_definition,
+    load_label_definitions,
+)
 from riskpipe.models.registry import CHALLENGER, alias_version, configure_mlflow
 from riskpipe.models.reject import OUTCOME
 from riskpipe.models.train import AUGMENTED_ARTIFACT, TrainInputError
@@ -106,11 +113,12 @@ def test_loan_world_labels_follow_the_labels_file(loan_env):
     credit, parts = read_labels(MODEL_SPECS["credit_pd"], FIRST, LAST, s)
     assert parts == [f"dt={d.isoformat()}" for d in LOAN_DATES]
     statuses = credit["label_status"].value_counts().to_dict()
-    assert set(statuses) == {"bad", "good", INDETERMINATE}, statuses
-    ind = credit[credit["label_status"] == INDETERMINATE]
-    assert ind["label"].isna().all() and credit.loc[credit["label_status"] != INDETERMINATE, "label"].notna().all()
+    assert {"bad", "good", INDETERMINATE} <= set(statuses) <= {"bad", "good", *EXCLUDED_STATUSES}, statuses
+    excluded = credit["label_status"].isin(EXCLUDED_STATUSES)
+    assert credit.loc[excluded, "label"].isna().all() and credit.loc[~excluded, "label"].notna().all()
     ew, _ = read_labels(MODEL_SPECS["early_warning"], FIRST, LAST, s)
-    assert set(ew["label_status"]) == {"bad", "good"} and ew["loan_id"].is_unique is False  # daily snapshots
+    assert {"bad", "good"} <= set(ew["label_status"]) <= {"bad", "good", UNRESOLVED}
+    assert ew["loan_id"].is_unique is False  # daily snapshots
     # the build recorded the definition of each label partition; training under another one (here the
     # packaged definitions: no RISKPIPE_LABELS_FILE) is refused before anything is trained
     for day in LOAN_DATES:
@@ -131,17 +139,19 @@ def test_credit_pd_trains_on_its_service_with_matured_determinate_labels_only(lo
     matured = (pd.to_datetime(labels["feature_ts"], utc=True) + window <= as_of) & (
         pd.to_datetime(labels["label_known_at"], utc=True) <= as_of)
     indeterminate = labels["label_status"] == INDETERMINATE
-    expected = labels[matured & ~indeterminate]
+    unresolved = labels["label_status"] == UNRESOLVED
+    expected = labels[matured & ~indeterminate & ~unresolved]
     # the table holds labels that had not matured by as_of, and matured indeterminates: both are left out
     assert (~matured).sum() > 0 and (matured & indeterminate).sum() > 0
 
     ts = pd.read_parquet(r.extra["training_set"])
     assert sorted(ts["application_id"]) == sorted(expected["application_id"])
-    assert not set(ts["application_id"]) & set(labels.loc[indeterminate, "application_id"])
+    assert not set(ts["application_id"]) & set(labels.loc[indeterminate | unresolved, "application_id"])
     assert set(ts["label"]) == {0, 1} and set(ts["label_status"]) == {"bad", "good"}
     assert len(ts) == r.n_train + r.n_oot and r.extra["labels_known_by"] == as_of.isoformat()
     counts = {"rows": len(labels), "not_matured": int((~matured).sum()),
-              "excluded_indeterminate": int((matured & indeterminate).sum()), "used": len(expected)}
+              "excluded_indeterminate": int((matured & indeterminate).sum()),
+              "excluded_unresolved": int((matured & unresolved).sum()), "used": len(expected)}
     manifest = _manifest(r)
     used = manifest["label_definition"]
     assert used["label_rows"] == counts
@@ -240,14 +250,16 @@ def test_early_warning_trains_on_its_service_with_matured_labels_only(loan_env):
     matured = (pd.to_datetime(labels["feature_ts"], utc=True) + pd.Timedelta(defn.performance_window) <= as_of) & (
         pd.to_datetime(labels["label_known_at"], utc=True) <= as_of)
     assert 0 < (~matured).sum() and matured.sum() > 0
+    unresolved = labels["label_status"] == UNRESOLVED
+    used = matured & ~unresolved
     ts = pd.read_parquet(r.extra["training_set"])
     key = ["loan_id", "feature_ts"]
     got = ts[key].assign(feature_ts=pd.to_datetime(ts["feature_ts"], utc=True))
-    want = labels.loc[matured, key].assign(feature_ts=pd.to_datetime(labels.loc[matured, "feature_ts"], utc=True))
+    want = labels.loc[used, key].assign(feature_ts=pd.to_datetime(labels.loc[used, "feature_ts"], utc=True))
     pd.testing.assert_frame_equal(got.sort_values(key, ignore_index=True), want.sort_values(key, ignore_index=True))
     assert set(ts["label"]) == {0, 1}
     counts = {"rows": len(labels), "not_matured": int((~matured).sum()), "excluded_indeterminate": 0,
-              "used": int(matured.sum())}
+              "excluded_unresolved": int((matured & unresolved).sum()), "used": int(used.sum())}
     manifest = _manifest(r)
     assert manifest["label_definition"]["label_rows"] == counts
     assert manifest["feature_service"] == "early_warning_v1"

@@ -77,7 +77,7 @@ def test_fraud_trains_on_its_feature_service_with_matured_labels_only(store_env)
     assert (used["name"], used["version"], used["content_hash"]) == ("fraud", 1, defn.content_hash)
     assert used["definition"]["performance_days"] == FRAUD_LABEL_DAYS
     assert used["label_rows"] == {"rows": len(labels), "not_matured": len(labels) - len(matured),
-                                  "excluded_indeterminate": 0, "used": len(ts)}
+                                  "excluded_indeterminate": 0, "excluded_unresolved": 0, "used": len(ts)}
     # ratio to the best achievable AUC (the generator's true probability on the same OOT rows: the
     # last day of the three matured ones) is reported
     truth = pd.concat(pd.read_parquet(f, columns=["txn_id", "p_fraud"])

@@ -48,7 +48,9 @@ def _day(d: pd.Series) -> np.ndarray:
 def _realised(world: Path) -> pd.DataFrame:
     """(loan, T) rows on a grid of dates whose window the world covers, for loans booked before T and
     not paid off before T, with the label the world realised in the lake: some installment whose
-    schedule landed is min_dpd+ days past due on a day of (T, T + WINDOW] by the payments that landed."""
+    schedule landed is min_dpd+ days past due on a day of (T, T + WINDOW] by the payments that landed.
+    An installment whose payment record was quarantined where the lake can place it does not count:
+    a row only it would make bad is unresolved, and left out (``unresolved`` counts them)."""
     gt = world / "ground_truth"
     loans = pd.read_parquet(gt / "loans.parquet", columns=["loan_id", "booked_at"])
     inst = pd.read_parquet(gt / "installments.parquet")
@@ -63,13 +65,18 @@ def _realised(world: Path) -> pd.DataFrame:
     rows = rows[rows["booked"] < rows["t"]]
     last_paid = inst.groupby("loan_id")["paid"].max()
     rows = rows[rows["loan_id"].map(last_paid).to_numpy() >= rows["t"].to_numpy()]  # not paid off before T
-    m = rows[["loan_id", "t"]].merge(inst[["loan_id", "due", "paid"]], on="loan_id")
+    m = rows[["loan_id", "t"]].merge(inst[["loan_id", "due", "paid", "payment_quarantined"]], on="loan_id")
     first_bad = np.maximum(m["due"] + MIN_DPD, m["t"] + 1)
-    m["bad"] = (first_bad <= m["t"] + WINDOW) & (m["paid"] >= first_bad)
+    late = (first_bad <= m["t"] + WINDOW) & (m["paid"] >= first_bad)
+    m["bad"], m["held"] = late & ~m["payment_quarantined"], late & m["payment_quarantined"]
     # the days an installment due before T has gone unpaid at T: a heuristic's score
     m["overdue"] = np.where((m["due"] < m["t"]) & (m["paid"] >= m["t"]), m["t"] - m["due"], 0)
-    agg = m.groupby(["loan_id", "t"], as_index=False).agg(label=("bad", "max"), overdue=("overdue", "max"))
+    agg = m.groupby(["loan_id", "t"], as_index=False).agg(label=("bad", "max"), held=("held", "max"),
+                                                          overdue=("overdue", "max"))
+    unresolved = ~agg["label"] & agg["held"]
+    agg = agg[~unresolved].drop(columns="held").reset_index(drop=True)
     agg["feature_ts"] = pd.to_datetime(agg["t"], unit="D", utc=True)
+    agg.attrs["unresolved"] = int(unresolved.sum())
     return agg
 
 
@@ -103,14 +110,16 @@ def test_early_warning_truth_is_calibrated_and_beats_days_overdue(world: Path) -
 
 def test_early_warning_truth_reads_the_lake_in_a_world_with_defects(defect_world: Path, tmp_path: Path) -> None:
     """Lost payment records (quarantined, or moved to the next installment by a near duplicate) leave
-    installments unpaid in the lake for good: the lake's label says bad where the loan paid. The
-    posterior weighs that loss (loans.parquet's payment_loss_p) and stays calibrated to the lake's label;
-    the same posterior without it is not."""
+    installments unpaid in the lake for good: the lake's label says bad where the loan paid, unless the
+    record is in quarantine where the lake can place it (the row is then unresolved, not bad). The
+    posterior weighs that loss (loans.parquet's payment_loss_p, payment_hold_p) and stays calibrated
+    to the lake's resolved labels; the same posterior without it is not."""
     rows = _realised(defect_world)
     gt = defect_world / "ground_truth"
     inst = pd.read_parquet(gt / "installments.parquet")
     lost = inst["paid_date"].notna() & inst["landed_paid_date"].isna()
     assert lost.sum() > 20 and (~inst["schedule_landed"]).sum() > 100
+    assert inst["payment_quarantined"].sum() > 10 and rows.attrs["unresolved"] > 20, rows.attrs
     p = early_warning_probability(rows[["loan_id", "feature_ts"]], gt, MIN_DPD, WINDOW)
     y = rows["label"].to_numpy(int)
     assert len(rows) > 5_000 and 100 < y.sum() < len(y) / 2
@@ -123,10 +132,14 @@ def test_early_warning_truth_reads_the_lake_in_a_world_with_defects(defect_world
     for f in gt.glob("*.parquet"):
         (other / f.name).write_bytes(f.read_bytes())
     loans = pd.read_parquet(gt / "loans.parquet")
-    loans.assign(payment_loss_p=0.0).to_parquet(other / "loans.parquet")
+    loans.assign(payment_loss_p=0.0, payment_hold_p=0.0).to_parquet(other / "loans.parquet")
     with pytest.raises(TruthUnavailable, match="fit no hypothesis"):
         early_warning_probability(rows[["loan_id", "feature_ts"]], other, MIN_DPD, WINDOW)
-    loans.assign(payment_loss_p=loans["payment_loss_p"] * 5).to_parquet(other / "loans.parquet")
+    # without the hold, the rows a quarantined payment holds back count as bads the lake never labels
+    loans.assign(payment_hold_p=0.0).to_parquet(other / "loans.parquet")
+    assert _miscalibrated(y, early_warning_probability(rows[["loan_id", "feature_ts"]], other, MIN_DPD, WINDOW))
+    loans.assign(payment_loss_p=loans["payment_loss_p"] * 5,
+                 payment_hold_p=loans["payment_hold_p"] * 5).to_parquet(other / "loans.parquet")
     assert _miscalibrated(y, early_warning_probability(rows[["loan_id", "feature_ts"]], other, MIN_DPD, WINDOW))
 
 
@@ -134,7 +147,7 @@ def test_installments_truth_is_what_landed(world: Path) -> None:
     """installments.parquet holds the feed's own due dates and payment dates (a clean world lands all)."""
     landed = pd.concat([pd.read_parquet(f) for f in sorted((world / "landing" / "repayments").rglob("*.parquet"))])
     inst = pd.read_parquet(world / "ground_truth" / "installments.parquet")
-    assert inst["schedule_landed"].all()  # nothing lost in a clean world
+    assert inst["schedule_landed"].all() and not inst["payment_quarantined"].any()  # nothing lost in a clean world
     assert inst["landed_paid_date"].equals(inst["paid_date"].rename("landed_paid_date"))
     last = pd.Timestamp(START) + pd.Timedelta(days=DAYS)
     loans = pd.read_parquet(world / "ground_truth" / "loans.parquet", columns=["loan_id", "booked_at"])

@@ -26,6 +26,7 @@ from riskpipe.errors import ConfigError
 from riskpipe.features.config import DEFAULT_PROJECT
 from riskpipe.features.store import feature_service, get_store, request_fields, service_views
 from riskpipe.features.tables import DATA_FILE, LABEL_TABLES, PARTITION_KEY, TIMESTAMP_FIELD
+from riskpipe.models.labels import EXCLUDED_STATUSES
 from riskpipe.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,11 @@ def load_entities(entities: pd.DataFrame | str | Path, settings: Settings) -> tu
         root = settings.features / name
         files = sorted(root.glob(f"{PARTITION_KEY}=*/{DATA_FILE}"))
         df = read_table(root)
-        # indeterminates (labels.yml exclusions: label null) are never trained on
-        indeterminate = df["label_status"].eq("indeterminate") if "label_status" in df else pd.Series(False, df.index)
-        df = df[~indeterminate].reset_index(drop=True)
+        # indeterminate and unresolved rows (label null) are never trained on
+        status = df["label_status"] if "label_status" in df else pd.Series(None, df.index, dtype=object)
+        df = df[~status.isin(EXCLUDED_STATUSES)].reset_index(drop=True)
         return df, {"kind": "label_table", "name": name, "path": str(root),
-                    "excluded_indeterminate": int(indeterminate.sum()),
+                    **{f"excluded_{x}": int((status == x).sum()) for x in EXCLUDED_STATUSES},
                     "files": [{"file": str(f.relative_to(root)), "bytes": f.stat().st_size, "sha256": _sha256(f)}
                               for f in files]}
     path = Path(name)

@@ -119,7 +119,16 @@ def _parse_date(date: dt.date | str) -> dt.date:
 def silver_datasets(settings: Settings) -> list[str]:
     """Silver datasets holding at least one partition file (a source without rows so far has no
     folder; staging then reads it as an empty relation instead of failing)."""
-    root = settings.silver
+    return _datasets_with_files(settings.silver)
+
+
+def quarantine_datasets(settings: Settings) -> list[str]:
+    """Datasets ingest has quarantined rows of (the labels hold back what a quarantined payment
+    could change; without any, the quarantine reads as an empty relation)."""
+    return _datasets_with_files(settings.lake / "quarantine")
+
+
+def _datasets_with_files(root: Path) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("dt=*/*.parquet")))
@@ -182,6 +191,7 @@ def build_indicators(
     if unpublished:
         log.warning("indicators %s: %s", day, unpublished_note(unpublished))
     vars_ = {"feature_date": day.isoformat(), "lake_dir": str(s.lake), "silver_datasets": silver_datasets(s),
+             "quarantine_datasets": quarantine_datasets(s),
              "lake_unpublished_from": {feed: days[0].isoformat() for feed, days in unpublished.items()},
              **label_dbt_vars(s)}
     args = [

@@ -8,7 +8,7 @@ never lower a PD).
 
 ``train_from_store`` is what ``riskpipe train --model`` and the ``risk_retrain`` DAG run: it reads
 the label partitions of a window, keeps the rows its label definition calls matured by ``as_of`` and
-not excluded (indeterminates), builds the point-in-time training set through Feast (manifest, with
+not excluded (indeterminate, unresolved), builds the point-in-time training set through Feast (manifest, with
 the label definition's name, version and hash, written and logged to MLflow with the run), and hands
 it to :func:`riskpipe.models.train.train_model`.
 """
@@ -294,11 +294,12 @@ def train_from_store(
         raise TrainInputError(f"{spec.label_table}: none of the {counts['rows']} labels of {first}..{last} "
                               f"can train by {as_of.isoformat()} under {defn.ref}: {counts['not_matured']} "
                               f"not matured yet ({defn.performance_days}-day performance window), "
-                              f"{counts['excluded_indeterminate']} indeterminate")
+                              f"{counts['excluded_indeterminate']} indeterminate, "
+                              f"{counts['excluded_unresolved']} unresolved (a payment in quarantine)")
     if counts["used"] < counts["rows"]:
-        log.info("%s: of %d labels of %s..%s, %d not matured by %s and %d indeterminate (%s); training on %d",
-                 spec.name, counts["rows"], first, last, counts["not_matured"], as_of.isoformat(),
-                 counts["excluded_indeterminate"], defn.ref, counts["used"])
+        log.info("%s: of %d labels of %s..%s, %d not matured by %s, %d indeterminate and %d unresolved (%s); "
+                 "training on %d", spec.name, counts["rows"], first, last, counts["not_matured"], as_of.isoformat(),
+                 counts["excluded_indeterminate"], counts["excluded_unresolved"], defn.ref, counts["used"])
     from riskpipe.models.config import get_model_settings
 
     mset = get_model_settings()

@@ -37,8 +37,12 @@ if TYPE_CHECKING:
 
 LABELS_FILE = "labels.yml"
 INDETERMINATE = "indeterminate"
+#: not bad by what the lake knows, but a payment it cannot see (quarantined) could make it bad
+UNRESOLVED = "unresolved"
 #: label_status values of the label tables (label 1, label 0, label null)
-STATUSES = ("bad", "good", INDETERMINATE)
+STATUSES = ("bad", "good", INDETERMINATE, UNRESOLVED)
+#: statuses never trained on (label null)
+EXCLUDED_STATUSES = (INDETERMINATE, UNRESOLVED)
 
 #: what each dbt label model implements: label name -> (table, bad event, supported exclusions)
 IMPLEMENTED: dict[str, tuple[str, str, frozenset[str]]] = {
@@ -312,7 +316,7 @@ def training_rows(definition: LabelDefinition, labels: pd.DataFrame,
 
     A row is used once matured (its performance window closed by ``as_of``, for both classes: early
     positives alone would inflate the bad rate of recent days) and when not excluded (label_status
-    ``indeterminate``).
+    ``indeterminate``, or ``unresolved``: a quarantined payment could turn it).
     """
     import pandas as pd
 
@@ -326,8 +330,9 @@ def training_rows(definition: LabelDefinition, labels: pd.DataFrame,
     cut = pd.Timestamp(as_of)
     matured = (pd.to_datetime(labels[definition.time_column], utc=True) + definition.performance_window <= cut) & (
         pd.to_datetime(labels["label_known_at"], utc=True) <= cut)
-    excluded = matured & (labels["label_status"] == INDETERMINATE)
-    used = matured & ~excluded
+    status = labels["label_status"]
+    used = matured & ~status.isin(EXCLUDED_STATUSES)
     counts = {"rows": len(labels), "not_matured": int((~matured).sum()),
-              "excluded_indeterminate": int(excluded.sum()), "used": int(used.sum())}
+              **{f"excluded_{x}": int((matured & (status == x)).sum()) for x in EXCLUDED_STATUSES},
+              "used": int(used.sum())}
     return labels[used].reset_index(drop=True), counts

@@ -284,14 +284,39 @@ def payment_loss_probability(defects: DefectRates) -> float:
     return 1.0 - keep
 
 
+#: the columns that place a repayment record at its loan's installment
+PLACING_COLUMNS = ("loan_id", "installment_no")
+
+
+def _nullable_required(spec: SourceSpec) -> list[str]:
+    """The columns the null_required defect picks from (uniformly)."""
+    return [c for c in spec.required_columns if c not in spec.keys and c != "geo"]
+
+
+def payment_hold_probability(defects: DefectRates, spec: SourceSpec) -> float:
+    """P(a payment record is quarantined with the loan and installment it pays intact): the part of
+    :func:`payment_loss_probability` the lake can place, so its labels hold back the installment's
+    outcome instead of calling it unpaid. A null in a placing column quarantines the record unplaced."""
+    required = _nullable_required(spec)
+    unplaced = defects.null_required * sum(c in PLACING_COLUMNS for c in required) / len(required) if required else 0
+    keep = 1.0
+    for rate in (defects.null_required, defects.out_of_range, defects.bad_timestamp):
+        keep *= 1.0 - rate
+    return 1.0 - keep - unplaced
+
+
 def _landed_installments(inst: pa.Table, defect_log: list[dict[str, object]]) -> pa.Table:
     """``inst`` (loan_id, installment_no, due_date, paid_date) with what the lake is told of each:
     ``landed_paid_date``, the first date paid among the payment records that land intact (a record
     lost to a defect leaves its installment unpaid; a near duplicate's moves its date to the next
     installment), and ``schedule_landed``, whether its schedule record landed intact (without it, the
-    lake does not know the installment falls due)."""
+    lake does not know the installment falls due); and ``payment_quarantined``, whether a record of its
+    payment was quarantined with its loan and installment intact (the labels hold such an installment
+    back)."""
     quarantined: dict[str, set[tuple[str, int]]] = {"P": set(), "S": set()}
     near: dict[str, set[tuple[str, int]]] = {"P": set(), "S": set()}
+    placed: set[tuple[str, int]] = set()  # payment records quarantined with loan and installment intact
+    unplaced: set[tuple[str, int]] = set()
     for rec in defect_log:
         key = rec.get("key")
         if rec.get("source") != "repayments" or not isinstance(key, str) or key[:2] not in ("P-", "S-"):
@@ -299,6 +324,8 @@ def _landed_installments(inst: pa.Table, defect_log: list[dict[str, object]]) ->
         loan, k = key[2:].rsplit("-", 1)
         if rec["kind"] in LOST_KINDS:
             quarantined[key[0]].add((loan, int(k)))
+            if key[0] == "P" and rec["kind"] != "late_beyond_window":
+                (unplaced if rec.get("column") in PLACING_COLUMNS else placed).add((loan, int(k)))
         elif rec["kind"] == "near_duplicate":
             near[key[0]].add((loan, int(k)))
     lost = {kind: quarantined[kind] | near[kind] for kind in ("P", "S")}
@@ -315,9 +342,13 @@ def _landed_installments(inst: pa.Table, defect_log: list[dict[str, object]]) ->
         if src is not None and dst is not None:
             landed[dst] = np.fmin(landed[dst], paid[src])
     schedule = np.array([key not in lost["S"] for key in keys], bool)
+    # the near duplicate of a placed record is quarantined too, placed at the next installment
+    held_keys = (placed - unplaced) | {(loan, k + 1) for loan, k in near["P"] & (placed - unplaced)}
+    held = np.array([key in held_keys for key in keys], bool)
     valid = ~np.isnan(landed)
     days = pa.array(np.where(valid, landed, 0).astype(np.int32), mask=~valid).cast(pa.date32())
-    return inst.append_column("landed_paid_date", days).append_column("schedule_landed", pa.array(schedule))
+    return (inst.append_column("landed_paid_date", days).append_column("schedule_landed", pa.array(schedule))
+            .append_column("payment_quarantined", pa.array(held)))
 
 
 def _late_days_and_jitter(r: np.random.Generator, late_prob: np.ndarray, low: int, high: int
@@ -794,7 +825,7 @@ class Generator:
             val = pa.scalar(value, arr.type) if value is not None else pa.scalar(None, arr.type)
             tbl = tbl.set_column(tbl.schema.get_field_index(col), col, pc.if_else(pa.array(mask), val, arr))
 
-        required = [c for c in spec.required_columns if c not in spec.keys and c != "geo"]
+        required = _nullable_required(spec)
         rows = pick(rates.null_required)
         which = np.array(required)[r.integers(0, len(required), len(rows))] if len(rows) else np.array([])
         for c in np.unique(which):
@@ -971,6 +1002,9 @@ class Generator:
             lt = lt.append_column("installment_days", pa.array([self.cfg.installment_days] * lt.num_rows))
             # P(a payment of the loan is lost before the lake): the truth's posterior weighs it
             lt = lt.append_column("payment_loss_p", pa.array([payment_loss_probability(self.cfg.defects)] * lt.num_rows))
+            # the part of it quarantined where the lake can place it (its labels hold those back)
+            hold = payment_hold_probability(self.cfg.defects, self.sources["repayments"])
+            lt = lt.append_column("payment_hold_p", pa.array([hold] * lt.num_rows))
         else:
             lt = pa.table({k: pa.array([], pa.string()) for k in
                            ("loan_id", "application_id", "booked_at", "n_installments", "installment",

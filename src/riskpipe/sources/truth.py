@@ -16,7 +16,11 @@ seen before the date:
   probability ``payment_loss_p`` (from the generator's defect rates) a record is quarantined or moved
   to the next installment by a near duplicate, and its installment stays unpaid there for good. The
   payments seen are the lake's (``installments.parquet``'s ``landed_paid_date``; an installment whose
-  schedule record was lost never falls due there).
+  schedule record was lost never falls due there);
+- of those lost records, a quarantined one the lake can place at its installment (probability
+  ``payment_hold_p``) does not make the label bad: the row is unresolved (no label, never trained on)
+  unless another installment makes it bad. The label's probability is conditional on being resolved:
+  P(bad) / (P(bad) + P(good)).
 
 At feature date T (data strictly before T), each installment due before T is seen paid or not; the
 likelihood of that under "pays" and under "stopped at s" weighs the hypotheses. The label (``min_dpd``+
@@ -63,17 +67,19 @@ def _any_from(x: np.ndarray) -> np.ndarray:
 
 
 def _loan_frame(gt: Path, loan_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
-    """Per loan (in ``loan_ids`` order): p_default, p_late, max_k, the payment loss probability; and
-    its installments' due days, the days the lake is told they were paid, and whether the lake knows
-    their schedule (loans x installments; day numbers since the epoch; missing: -1 due, a huge paid)."""
+    """Per loan (in ``loan_ids`` order): p_default, p_late, max_k, the payment loss and hold
+    probabilities; and its installments' due days, the days the lake is told they were paid, and
+    whether the lake knows their schedule (loans x installments; day numbers since the epoch; missing: -1 due, a huge paid)."""
     need = [gt / f for f in ("loans.parquet", "applications.parquet", "customers.parquet", "installments.parquet")]
     missing = [p.name for p in need if not p.is_file()]
     if missing:
         raise TruthUnavailable(f"{gt}: no {', '.join(missing)} (a world generated before the early-warning truth?)")
     loans = pd.read_parquet(need[0])
-    if "payment_loss_p" not in loans.columns:
-        raise TruthUnavailable(f"{need[0]}: no payment_loss_p (a world generated before the lake-view truth)")
-    loans = loans[["loan_id", "application_id", "n_installments", "installment_days", "payment_loss_p"]]
+    if not {"payment_loss_p", "payment_hold_p"} <= set(loans.columns):
+        raise TruthUnavailable(f"{need[0]}: no payment_loss_p / payment_hold_p (a world generated before the "
+                               "lake-view truth)")
+    loans = loans[["loan_id", "application_id", "n_installments", "installment_days", "payment_loss_p",
+                   "payment_hold_p"]]
     apps = pd.read_parquet(need[1])
     if not {"default_min_dpd", "default_window_days"} <= set(apps.columns):
         raise TruthUnavailable(f"{need[1]}: no default_min_dpd / default_window_days")
@@ -93,7 +99,8 @@ def _loan_frame(gt: Path, loan_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarra
     frame = pd.DataFrame({"p_default": lf["p_default_12m"].to_numpy(float),
                           "p_late": late_probability(lf["latent_risk"].to_numpy(float)),
                           "max_k": stop_installment_bound(n_inst, inst, bad, window),
-                          "loss": lf["payment_loss_p"].to_numpy(float)}, index=lf.index)
+                          "loss": lf["payment_loss_p"].to_numpy(float),
+                          "hold": lf["payment_hold_p"].to_numpy(float)}, index=lf.index)
 
     rows = pd.read_parquet(need[3])
     if not {"landed_paid_date", "schedule_landed"} <= set(rows.columns):
@@ -116,7 +123,8 @@ def _loan_frame(gt: Path, loan_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarra
 
 def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, performance_days: int,
                               time_column: str = "feature_ts") -> np.ndarray:
-    """P(loan ``min_dpd``+ days past due on some day of (T, T + ``performance_days``] | data before T).
+    """P(loan ``min_dpd``+ days past due on some day of (T, T + ``performance_days``] | data before T,
+    and the label resolved).
 
     ``keys``: ``loan_id`` and ``time_column`` (the feature timestamp, midnight UTC of T) per row.
     """
@@ -134,7 +142,7 @@ def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, perfor
     paid_seen = observed & (paid < t)
     p_late = frame["p_late"].to_numpy()[inv][:, None]
     p_d, max_k = frame["p_default"].to_numpy()[inv], frame["max_k"].to_numpy()[inv]
-    loss = frame["loss"].to_numpy()[inv][:, None]
+    loss, hold = frame["loss"].to_numpy()[inv][:, None], frame["hold"].to_numpy()[inv][:, None]
 
     # likelihood of what is seen, per installment, if the loan pays it: its record lost (with `loss`),
     # or late (with p_late) by at least its days due
@@ -158,21 +166,33 @@ def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, perfor
 
     # the label under each hypothesis. A relevant installment (min_dpd past due by T + window) paid by
     # the loan is seen unpaid in the lake min_dpd days after its due date (and after T) when its payment
-    # record is lost or that late (q); one seen unpaid at T is lost or late by its days due already.
-    # Under a stop at s, a relevant installment from s on is never paid: the label is certain, as long
-    # as the lake knows one of them falls due (its schedule record landed; without it, never past due).
+    # record is lost or that late; one seen unpaid at T is lost or late by its days due already. A lost
+    # record the lake can place (hold) holds the row back (q_hold); any other loss or lateness makes it
+    # bad (q_bad). Under a stop at s, a relevant installment from s on is never paid: the label is
+    # certain, as long as the lake knows one of them falls due (its schedule landed; without it, never
+    # past due).
     relevant = exists & (due + min_dpd <= t + performance_days)
     lost_or_late = loss + late_unpaid * _p_still_unpaid(np.maximum(min_dpd, age + 1) - age + 1)
-    seen_unpaid_bad = np.divide(lost_or_late, p_unpaid, out=np.ones_like(p_unpaid), where=p_unpaid > 0)
-    q = np.where(paid_seen, 0.0, np.where(
-        observed, seen_unpaid_bad, loss + (1.0 - loss) * p_late * _p_still_unpaid(np.full_like(age, min_dpd))))
-    with np.errstate(divide="ignore"):
-        log_good = np.where(relevant & scheduled, np.log1p(-np.minimum(q, 1.0)), 0.0)
-    good_before = np.exp(_prefix_sums(log_good))
-    stuck = _any_from(relevant & scheduled)             # a relevant installment the lake knows, from s on
-    p_bad_stop = 1.0 - np.where(stuck, 0.0, good_before[:, :-1])
-    p = (w0 * (1.0 - good_before[:, -1]) + (ws * p_bad_stop).sum(axis=1)) / (w0 + ws.sum(axis=1))
-    if not np.isfinite(p).all():  # history no hypothesis explains: not this generator's world
+    future_bad = loss - hold + (1.0 - loss) * p_late * _p_still_unpaid(np.full_like(age, min_dpd))
+
+    def seen(x: np.ndarray) -> np.ndarray:  # share of the seen-unpaid probability
+        return np.divide(x, p_unpaid, out=np.zeros_like(p_unpaid), where=p_unpaid > 0)
+
+    q_hold = np.where(paid_seen, 0.0, np.where(observed, seen(np.broadcast_to(hold, p_unpaid.shape)), hold))
+    q_bad = np.where(paid_seen, 0.0, np.where(
+        observed, np.where(p_unpaid > 0, seen(lost_or_late - hold), 1.0), future_bad))
+    counted = relevant & scheduled
+
+    def none_before(q: np.ndarray) -> np.ndarray:  # P(no counted installment k < s has q), per s
+        with np.errstate(divide="ignore"):
+            return np.exp(_prefix_sums(np.where(counted, np.log1p(-np.minimum(q, 1.0)), 0.0)))
+
+    not_bad, good = none_before(q_bad), none_before(q_bad + q_hold)
+    stuck = _any_from(counted)                          # a relevant installment the lake knows, from s on
+    p_bad = w0 * (1.0 - not_bad[:, -1]) + (ws * (1.0 - np.where(stuck, 0.0, not_bad[:, :-1]))).sum(axis=1)
+    p_good = w0 * good[:, -1] + (ws * np.where(stuck, 0.0, good[:, :-1])).sum(axis=1)
+    p = p_bad / (p_bad + p_good)
+    if not np.isfinite(p).all():  # history no hypothesis explains (or none leaves resolved): not this world
         bad = int(np.flatnonzero(~np.isfinite(p))[0])
         raise TruthUnavailable(f"loan {keys['loan_id'].iloc[bad]} at {ts.iloc[bad]}: its payments fit no "
                                "hypothesis of the generator's process")

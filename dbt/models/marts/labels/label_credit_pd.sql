@@ -5,7 +5,10 @@
     of applied_at. An installment is n days past due on date due_date + n when still unpaid then (no
     payment before that date). Indeterminate (label null, excluded from training) when not bad but the
     worst delinquency in the window reached credit_pd_indeterminate_min_dpd (null: no such rule);
-    otherwise good (0). label_known_at: the day the bad threshold was reached (bad), applied_at + the
+    otherwise good (0). Unresolved (label null, never trained on): neither bad nor indeterminate by the
+    installments unpaid in silver, but one whose payment may be in quarantine
+    (int_installments_tracked.payment_in_quarantine) would make it bad or indeterminate: the lake cannot
+    tell whether it was paid. label_known_at: the day the bad threshold was reached (bad), applied_at + the
     window (good, indeterminate). A row exists only once its window closed within the lake horizon,
     bad ones included (an early default without the window's goods would bias any sample taken before
     maturity); rebuilding the partition later adds them (labels mature). -#}
@@ -33,6 +36,7 @@ schedule as (
         installments.due_date,
         installments.schedule_known_at,
         installments.paid_date,
+        installments.payment_in_quarantine,
         applications.applied_at
     from installments
     inner join applications on installments.loan_id = applications.loan_id
@@ -41,7 +45,9 @@ schedule as (
 {{ cte }} as (  -- per loan: when reaching {{ dpd }} DPD within the window became known
     select
         loan_id,
-        min(greatest(cast({{ dbt.dateadd('day', dpd, 'due_date') }} as {{ ts_type() }}), schedule_known_at)) as known_at
+        min(case when payment_in_quarantine then null else greatest(
+            cast({{ dbt.dateadd('day', dpd, 'due_date') }} as {{ ts_type() }}), schedule_known_at) end) as known_at,
+        max(case when payment_in_quarantine then 1 else 0 end) as in_quarantine
     from schedule
     where {{ dbt.dateadd('day', dpd, 'due_date') }} <= cast({{ later('applied_at', window_days, 'day') }} as date)
       and (paid_date is null or paid_date >= {{ dbt.dateadd('day', dpd, 'due_date') }})
@@ -59,6 +65,9 @@ labelled as (
              {%- if indeterminate_dpd is not none %}
              when delinquencies.known_at <= horizon.horizon_ts then 'indeterminate'
              {%- endif %}
+             {%- for cte in thresholds %}
+             when {{ cte }}.in_quarantine = 1 then 'unresolved'
+             {%- endfor %}
              else 'good'
         end as label_status,
         case when defaults.known_at <= horizon.horizon_ts then defaults.known_at
