@@ -336,3 +336,45 @@ def test_alias_history_in_the_report(riskpipe_env, monkeypatch) -> None:
     page = build_report(today, settings=s).path.read_text()
     assert "Alias history" in page and "officer-b" in page and "approval_requested" in page
     assert "from the future" not in page
+
+
+def test_label_status_counts_every_partition_and_the_report_plots_them(s) -> None:
+    """Rows per label table, date and status, up to the report day; the report plots them and shows
+    the share of rows a quarantined payment holds back (unresolved)."""
+    from riskpipe.monitoring.report import sec_labels
+
+    def write(table: str, day: dt.date, statuses: list[str | None], with_status: bool = True) -> None:
+        path = s.features / table / f"dt={day.isoformat()}" / "data.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df = pd.DataFrame({"label": [1 if x == "bad" else 0 for x in statuses]})
+        if with_status:
+            df["label_status"] = statuses
+        df.to_parquet(path, index=False)
+
+    d1, d2 = D - dt.timedelta(days=40), D - dt.timedelta(days=39)
+    write("label_early_warning", d1, ["bad", "good", "good", "unresolved"])
+    write("label_early_warning", d2, ["good", "unresolved", None])
+    write("label_credit_pd", d1, ["good", "indeterminate", "bad"], with_status=False)  # built before statuses
+    write("label_early_warning", D + dt.timedelta(days=1), ["bad"])  # after the report day
+    got = M.label_status(s, None, D)
+    want = pd.DataFrame([
+        ("label_credit_pd", d1, "unknown", 3),
+        ("label_early_warning", d1, "bad", 1), ("label_early_warning", d1, "good", 2),
+        ("label_early_warning", d1, "unresolved", 1),
+        ("label_early_warning", d2, "good", 1), ("label_early_warning", d2, "unknown", 1),
+        ("label_early_warning", d2, "unresolved", 1),
+    ], columns=["label_table", "feature_date", "label_status", "rows"])
+    key = ["label_table", "feature_date", "label_status"]
+    pd.testing.assert_frame_equal(got.sort_values(key, ignore_index=True), want.sort_values(key, ignore_index=True))
+    assert M.label_status(s, d2, D)["feature_date"].eq(d2).all()
+
+    class X:
+        day, history, labels = D, (D - dt.timedelta(days=30), D), got
+
+    body, ok = sec_labels(X)
+    assert ok and body.count("<img") == 1
+    # early warning: 2 of 7 rows unresolved
+    assert f"{2 / 7:.4g}" in body
+    X.labels = got.iloc[0:0]
+    body, ok = sec_labels(X)
+    assert not ok and "no label partition up to" in body

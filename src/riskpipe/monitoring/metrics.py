@@ -133,6 +133,27 @@ def quarantine_reasons(settings: Settings, start: dt.date | None = None,
     return _frame("quarantine_reasons", rows)
 
 
+def label_status(settings: Settings, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+    """Rows per label table, partition date and ``label_status`` (bad, good, indeterminate,
+    unresolved; ``unknown`` for a partition built before label statuses). A rise of ``unresolved``
+    means payment records stuck in quarantine are holding labels back."""
+    import pyarrow.parquet as pq
+
+    rows = []
+    for name in LABEL_TABLES:
+        for day in partition_dates(settings.features, name):
+            f = settings.features / name / f"dt={day.isoformat()}" / DATA_FILE
+            if not _in(day, start, end) or not f.is_file():
+                continue
+            if "label_status" in pq.read_schema(f).names:
+                status = pq.read_table(f, columns=["label_status"]).column(0).to_pandas().fillna("unknown")
+            else:
+                status = pd.Series(["unknown"] * pq.ParquetFile(f).metadata.num_rows, dtype=object)
+            for value, n in status.value_counts().sort_index().items():
+                rows.append({"label_table": name, "feature_date": day, "label_status": str(value), "rows": int(n)})
+    return pd.DataFrame(rows, columns=["label_table", "feature_date", "label_status", "rows"])
+
+
 # ---- validation --------------------------------------------------------------------------------------
 def validation_results(settings: Settings, start: dt.date | None = None,
                        end: dt.date | None = None) -> pd.DataFrame:

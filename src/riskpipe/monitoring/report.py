@@ -40,6 +40,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("drift", "Feature drift"),
     ("scores", "Score distribution"),
     ("vintage", "Model performance by vintage"),
+    ("labels", "Label status"),
     ("outcomes", "Outcomes: realised performance, calibration, skew, segments"),
     ("early-warning", "Post-loan early warning"),
     ("fraud-rings", "Fraud rings"),
@@ -81,6 +82,7 @@ class ReportInputs:
     history_moves: pd.DataFrame | None = None  # alias moves (who, when, from/to, why, approvals)
     outcomes: Any = None  # riskpipe.monitoring.outcomes.OutcomeFacts
     pipeline_alerts: pd.DataFrame | None = None  # the DAGs' alerts of the day (pipeline_alerts)
+    labels: pd.DataFrame | None = None  # label rows per table, date and status up to day (metrics.label_status)
 
 
 @dataclasses.dataclass
@@ -450,8 +452,42 @@ def sec_models(x: ReportInputs) -> tuple[str, bool]:
     return html_table(m) + moves, True
 
 
+#: bar colours of the label statuses (others: matplotlib's cycle)
+STATUS_COLOURS = {"bad": "#cf222e", "good": "#1a7f37", "indeterminate": "#8c959f", "unresolved": "#bf8700"}
+
+
+def sec_labels(x: ReportInputs) -> tuple[str, bool]:
+    lab = x.labels
+    if lab is None or lab.empty:
+        return nodata(f"no label partition up to {x.day} (a label row appears once its performance window has "
+                      "closed within the lake)."), False
+    plt = _plt()
+    tables = sorted(lab["label_table"].unique())
+    fig, axes = plt.subplots(len(tables), 1, figsize=(10, 2.8 * len(tables)), squeeze=False)
+    for ax, table in zip(axes[:, 0], tables, strict=True):
+        pivot = lab[lab["label_table"] == table].pivot_table(index="feature_date", columns="label_status",
+                                                             values="rows", aggfunc="sum", fill_value=0)
+        bottom = np.zeros(len(pivot))
+        dates = pd.to_datetime(pd.Series(pivot.index))
+        for status in pivot.columns:
+            ax.bar(dates, pivot[status], bottom=bottom, label=status, color=STATUS_COLOURS.get(status))
+            bottom += pivot[status].to_numpy()
+        ax.set(title=f"{table}: rows by label status per feature date", ylabel="rows")
+        ax.legend(fontsize=7, loc="upper left")
+        ax.tick_params(axis="x", labelrotation=30)
+    totals = lab.pivot_table(index="label_table", columns="label_status", values="rows", aggfunc="sum",
+                             fill_value=0)
+    totals["rows"] = totals.sum(axis=1)
+    held = totals["unresolved"] if "unresolved" in totals else 0
+    totals["unresolved_share"] = held / totals["rows"]
+    return (png(fig) + "<p class=\"meta\">unresolved: not bad by what the lake knows, but a payment record in "
+            "quarantine could make it bad (label null, never trained on); it resolves when a corrected record "
+            "lands and the date is rebuilt</p>" + html_table(totals.reset_index())), True
+
+
 RENDER = {"alerts": sec_alerts, "pipeline": sec_pipeline, "volumes": sec_volumes, "quarantine": sec_quarantine, "validation": sec_validation,
-          "drift": sec_drift, "scores": sec_scores, "vintage": sec_vintage, "outcomes": sec_outcomes, "early-warning": sec_early_warning,
+          "drift": sec_drift, "scores": sec_scores, "vintage": sec_vintage, "labels": sec_labels,
+          "outcomes": sec_outcomes, "early-warning": sec_early_warning,
           "fraud-rings": sec_rings, "models": sec_models}
 
 
@@ -544,7 +580,7 @@ def collect(day: dt.date, settings: Settings, ms: MonitorSettings | None = None,
                         quarantine=qr, validation=val, scores=sc, scores_path=str(scores) if scores else None,
                         vintage=vint, early_warning=ew, rings=rings, models=models, models_note=models_note,
                         monitor=ms, history_moves=moves, outcomes=facts,
-                        pipeline_alerts=pipeline_alerts(day, settings))
+                        pipeline_alerts=pipeline_alerts(day, settings), labels=M.label_status(settings, None, day))
 
 
 def default_path(settings: Settings, day: dt.date) -> Path:
