@@ -15,8 +15,9 @@ The anchor is measured on the same out-of-time rows in the same run: the AUC of 
 of the label (``riskpipe.sources.truth.early_warning_probability``: the posterior of the generator's
 own process, given the loan's latent default and lateness probabilities and the installments the lake
 shows paid before the feature date, with the probability that a payment record is lost before the
-lake: the label reads the lake, where a lost payment leaves its installment unpaid), which no model
-beats in expectation. Goal: ratio (model AUC / best AUC) at
+lake: the label reads the lake, where a lost payment leaves its installment unpaid, unless its record
+is in quarantine where dbt can place it and holds the row back as unresolved), which no model beats
+in expectation. Goal: ratio (model AUC / best AUC) at
 least 0.97. Higher is better.
 
 Scale "small": 2,000 customers x 24 application days; "full": 10,000 customers x 35 application days.
