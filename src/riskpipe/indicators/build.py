@@ -125,7 +125,7 @@ def silver_datasets(settings: Settings) -> list[str]:
 def quarantine_datasets(settings: Settings) -> list[str]:
     """Datasets ingest has quarantined rows of (the labels hold back what a quarantined payment
     could change; without any, the quarantine reads as an empty relation)."""
-    return _datasets_with_files(settings.lake / "quarantine")
+    return _datasets_with_files(settings.quarantine)
 
 
 def _datasets_with_files(root: Path) -> list[str]:

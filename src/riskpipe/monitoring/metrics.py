@@ -145,10 +145,11 @@ def label_status(settings: Settings, start: dt.date | None = None, end: dt.date 
             f = settings.features / name / f"dt={day.isoformat()}" / DATA_FILE
             if not _in(day, start, end) or not f.is_file():
                 continue
-            if "label_status" in pq.read_schema(f).names:
-                status = pq.read_table(f, columns=["label_status"]).column(0).to_pandas().fillna("unknown")
+            pf = pq.ParquetFile(f)
+            if "label_status" in pf.schema_arrow.names:
+                status = pf.read(columns=["label_status"]).column(0).to_pandas().fillna("unknown")
             else:
-                status = pd.Series(["unknown"] * pq.ParquetFile(f).metadata.num_rows, dtype=object)
+                status = pd.Series(["unknown"] * pf.metadata.num_rows, dtype=object)
             for value, n in status.value_counts().sort_index().items():
                 rows.append({"label_table": name, "feature_date": day, "label_status": str(value), "rows": int(n)})
     return pd.DataFrame(rows, columns=["label_table", "feature_date", "label_status", "rows"])

@@ -273,15 +273,18 @@ def stop_installment_bound(n_inst: np.ndarray, installment_days: np.ndarray | in
 LOST_KINDS = frozenset({"null_required", "out_of_range", "bad_timestamp", "late_beyond_window"})
 
 
+def _quarantine_probability(defects: DefectRates) -> float:
+    """P(a record is quarantined): a null in a required value, a value out of range or a bad timestamp
+    (each defect picks a day's rows independently at its rate)."""
+    return 1.0 - (1.0 - defects.null_required) * (1.0 - defects.out_of_range) * (1.0 - defects.bad_timestamp)
+
+
 def payment_loss_probability(defects: DefectRates) -> float:
     """P(a payment record does not reach the lake as the payment of its installment): quarantined (a
     null in one of loan_id, record_type, amount, event_at; an amount out of range; a bad timestamp),
     or superseded by its near duplicate, which moves it to the next installment (the lake keeps a
-    record's later version). Each defect picks a day's rows independently at its rate."""
-    keep = 1.0
-    for rate in (defects.null_required, defects.out_of_range, defects.bad_timestamp, defects.near_duplicate):
-        keep *= 1.0 - rate
-    return 1.0 - keep
+    record's later version)."""
+    return 1.0 - (1.0 - _quarantine_probability(defects)) * (1.0 - defects.near_duplicate)
 
 
 #: the columns that place a repayment record at its loan's installment
@@ -299,10 +302,7 @@ def payment_hold_probability(defects: DefectRates, spec: SourceSpec) -> float:
     outcome instead of calling it unpaid. A null in a placing column quarantines the record unplaced."""
     required = _nullable_required(spec)
     unplaced = defects.null_required * sum(c in PLACING_COLUMNS for c in required) / len(required) if required else 0
-    keep = 1.0
-    for rate in (defects.null_required, defects.out_of_range, defects.bad_timestamp):
-        keep *= 1.0 - rate
-    return 1.0 - keep - unplaced
+    return _quarantine_probability(defects) - unplaced
 
 
 def _landed_installments(inst: pa.Table, defect_log: list[dict[str, object]]) -> pa.Table:

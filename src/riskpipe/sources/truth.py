@@ -178,7 +178,7 @@ def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, perfor
     def seen(x: np.ndarray) -> np.ndarray:  # share of the seen-unpaid probability
         return np.divide(x, p_unpaid, out=np.zeros_like(p_unpaid), where=p_unpaid > 0)
 
-    q_hold = np.where(paid_seen, 0.0, np.where(observed, seen(np.broadcast_to(hold, p_unpaid.shape)), hold))
+    q_hold = np.where(paid_seen, 0.0, np.where(observed, seen(hold), hold))
     q_bad = np.where(paid_seen, 0.0, np.where(
         observed, np.where(p_unpaid > 0, seen(lost_or_late - hold), 1.0), future_bad))
     counted = relevant & scheduled
