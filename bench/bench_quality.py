@@ -40,11 +40,15 @@ NOT_MEASURED = {
 
 @contextlib.contextmanager
 def pipeline_world(prefix: str, **env: str) -> Iterator[Path]:
-    """An embedded riskpipe in a fresh temporary folder (``env`` on top), removed with Spark stopped after."""
+    """An embedded riskpipe in a fresh temporary folder (``env`` on top), removed with Spark stopped after.
+
+    With ``RISKPIPE_BENCH_KEEP`` set to a folder, the world is moved there instead of removed (its lake,
+    ground truth, training sets and MLflow runs), so a figure can be examined after the run."""
     from riskpipe.settings import reset_settings
 
     work = Path(tempfile.mkdtemp(prefix=prefix))
     saved = dict(os.environ)
+    keep = os.environ.get("RISKPIPE_BENCH_KEEP")
     try:
         os.environ.update({"RISKPIPE_DATA_DIR": str(work), "RISKPIPE_MODE": "embedded", "RISKPIPE_LOG_LEVEL": "WARNING",
                            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", **env})
@@ -58,7 +62,11 @@ def pipeline_world(prefix: str, **env: str) -> Iterator[Path]:
         os.environ.clear()
         os.environ.update(saved)
         reset_settings()
-        shutil.rmtree(work, ignore_errors=True)
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            print(f"   world kept in {shutil.move(work, Path(keep) / work.name)}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def run(scale: str) -> list[dict]:
