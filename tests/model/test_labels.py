@@ -213,3 +213,32 @@ def test_label_partitions_record_their_definition_and_training_refuses_another(r
     record_built(s, "label_fraud", day)
     with pytest.raises(LabelConfigError, match="another label definition"):
         check_built(label_definition("fraud", load_settings(fraud_label_days=2)), [day], s)
+
+
+def test_label_partitions_built_by_older_label_models_are_refused(riskpipe_env):
+    """A partition of the same definition built before a payment in quarantine held a row back
+    (no ``label_logic`` in its record: version 1) or by another label logic is refused, naming the dates."""
+    import json
+
+    from riskpipe.models.labels import LABEL_LOGIC, check_built, record_built
+
+    s = load_settings()
+    defn = label_definition("credit_pd", s)
+    days = [dt.date(2026, 1, 2), dt.date(2026, 1, 3), dt.date(2026, 1, 4)]
+    paths = [record_built(s, "label_credit_pd", d) for d in days]
+    assert json.loads(paths[0].read_text())["label_logic"] == LABEL_LOGIC
+    check_built(defn, days, s)
+    old = json.loads(paths[1].read_text())
+    del old["label_logic"]  # written before the version was recorded
+    paths[1].write_text(json.dumps(old))
+    newer = {**old, "label_logic": LABEL_LOGIC + 1}
+    paths[2].write_text(json.dumps(newer))
+    with pytest.raises(LabelConfigError) as err:
+        check_built(defn, days, s)
+    text = str(err.value)
+    assert "another version of the label models" in text and "riskpipe indicators" in text
+    assert "dt=2026-01-03 (label logic v1)" in text and f"dt=2026-01-04 (label logic v{LABEL_LOGIC + 1})" in text
+    assert "2026-01-02" not in text
+    record_built(s, "label_credit_pd", days[1])  # a rebuild records the current logic
+    record_built(s, "label_credit_pd", days[2])
+    check_built(defn, days, s)

@@ -43,6 +43,10 @@ UNRESOLVED = "unresolved"
 STATUSES = ("bad", "good", INDETERMINATE, UNRESOLVED)
 #: statuses never trained on (label null)
 EXCLUDED_STATUSES = (INDETERMINATE, UNRESOLVED)
+#: the version of what the dbt label models compute from a definition, recorded with every label
+#: partition built; bump it when their rules change, so training refuses partitions the old rules built.
+#: 2: a payment in quarantine holds a row back as ``unresolved`` (version 1, unrecorded, counted it unpaid)
+LABEL_LOGIC = 2
 
 #: what each dbt label model implements: label name -> (table, bad event, supported exclusions)
 IMPLEMENTED: dict[str, tuple[str, str, frozenset[str]]] = {
@@ -256,15 +260,17 @@ def record_built(settings: Settings, table: str, day: dt.date) -> Path:
     from riskpipe.atomic import write_atomic
 
     defn = next(d for d in label_definitions(settings).values() if d.table == table)
-    body = json.dumps({**defn.manifest(), "file": definitions_file(settings)}, indent=2, sort_keys=True)
+    body = json.dumps({**defn.manifest(), "file": definitions_file(settings), "label_logic": LABEL_LOGIC},
+                      indent=2, sort_keys=True)
     return write_atomic(built_record_path(settings, table, day), lambda tmp: tmp.write_text(body))
 
 
 def check_built(definition: LabelDefinition, days: list[dt.date], settings: Settings) -> None:
     """Refuse label partitions built under another definition than ``definition`` (another file, an
     edit, another RISKPIPE_FRAUD_LABEL_DAYS) or whose definition was never recorded: their bad,
-    indeterminate and maturity rules are not the ones training would apply."""
-    other, unknown = [], []
+    indeterminate and maturity rules are not the ones training would apply. Partitions built by older
+    label models (another :data:`LABEL_LOGIC`, or none recorded) are refused too."""
+    other, unknown, older = [], [], []
     for day in days:
         path = built_record_path(settings, definition.table, day)
         try:
@@ -277,12 +283,20 @@ def check_built(definition: LabelDefinition, days: list[dt.date], settings: Sett
         if built.get("content_hash") != definition.content_hash:
             other.append(f"dt={day} ({built.get('name')} v{built.get('version')} ({built.get('content_hash')}) "
                          f"from {built.get('file')})")
+        elif built.get("label_logic", 1) != LABEL_LOGIC:
+            older.append(f"dt={day} (label logic v{built.get('label_logic', 1)})")
     if other:
         raise LabelConfigError(
             f"{definition.table}: partitions built under another label definition than the one in force, "
             f"{definition.ref} from {definitions_file(settings)}: {'; '.join(other)}. Rebuild them with "
             "`riskpipe indicators` under the same RISKPIPE_LABELS_FILE / RISKPIPE_FRAUD_LABEL_DAYS, or train "
             "under the definitions they were built with")
+    if older:
+        raise LabelConfigError(
+            f"{definition.table}: partitions built by another version of the label models than this one "
+            f"(label logic v{LABEL_LOGIC}: a payment in quarantine holds a row back as unresolved): "
+            f"{'; '.join(older)}. Rebuild them with `riskpipe indicators` (the same definition, "
+            f"{definition.ref})")
     if unknown:
         raise LabelConfigError(
             f"{definition.table}: no record of the label definition partitions {', '.join(unknown)} were built "
