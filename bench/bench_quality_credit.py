@@ -23,6 +23,11 @@ The anchor is measured on the same out-of-time rows in the same run: the AUC of 
 probability of the label (``best_auc``), which no model beats in expectation. Goal: ratio (model AUC /
 best AUC) at least 0.97. Higher is better.
 
+A what-if on the same rows (:func:`bureau_pull_what_if`) adds the bureau report pulled at application,
+which credit_pd_v1's features (data strictly before the application date) never see: the same flow
+retrained with it, reported as extra rows (not the shipped service). ``python -m
+bench.bench_quality_credit <world>`` repeats it on a world kept by ``RISKPIPE_BENCH_KEEP``.
+
 Scale "small": 2,000 customers x 8 application days; "full": 10,000 customers x 21 application days.
 """
 
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import time
 
 import yaml
@@ -70,14 +76,74 @@ def run(scale: str) -> list[dict]:
         "credit_pd", customers=customers, app_days=app_days, tail_days=WINDOW_DAYS + 1,
         edit_labels=_compress_credit, anchor="generator's true p_default on the same OOT rows",
         world=f"credit time compressed ({BAD_DPD}+ DPD within {WINDOW_DAYS} days, installments every "
-              f"{INSTALLMENT_DAYS} days)", rows="approved applications")
+              f"{INSTALLMENT_DAYS} days)", rows="approved applications", what_if=bureau_pull_what_if)
+
+
+#: the bureau report's fields a lender reads when it pulls the report at application
+PULL_FIELDS = ["bureau_score", "open_accounts", "total_balance", "delinquencies_24m", "inquiries_6m",
+               "oldest_account_months"]
+
+
+def bureau_pull_what_if(r, settings, *, pull: bool = True) -> tuple[str, dict[str, dict]]:  # noqa: ANN001
+    """The same training set, OOT rows and flow, plus the bureau report of the application day.
+
+    credit_pd_v1 reads the bureau as of the day before the application (its features at T use data
+    strictly before T), so it never sees the report pulled for the application itself (the world's
+    bureau feed sends it with the application's date as ``as_of_date``, landing 0-3 days later); a
+    first-time applicant has no report at all. This joins each row's report of ``as_of_date`` = its
+    feature date from silver (by the conformed customer_id; the latest report of that day) and trains
+    both candidates again with :func:`train_model` (not registered): what the models would reach with
+    the pull as a request-time input. ``r``: the run's TrainResult (its training set, OOT window and
+    row counts); ``pull=False`` retrains without the report (must reproduce the run's own figures).
+    Returns a description and each candidate's OOT metrics.
+    """
+    import pandas as pd
+
+    from riskpipe.models.config import get_model_settings
+    from riskpipe.models.flows import TRUTH, attach_truth, model_spec
+    from riskpipe.models.train import train_model
+
+    spec = model_spec("credit_pd")
+    df = pd.read_parquet(r.extra["training_set"])
+    has_truth = attach_truth(df, spec, settings, spec.definition(settings))
+    covered, what = 0.0, "retrained without the report"
+    monotone = {f: d for f, d in spec.monotone.items() if f in df.columns}
+    if pull:
+        files = sorted((settings.silver / "bureau").glob("dt=*/*.parquet"))
+        bureau = pd.concat([pd.read_parquet(f, columns=["customer_id", "as_of_date", "report_id", *PULL_FIELDS])
+                            for f in files], ignore_index=True)
+        bureau = bureau.dropna(subset=["customer_id", "as_of_date"]).sort_values("report_id")
+        bureau = bureau.drop_duplicates(["customer_id", "as_of_date"], keep="last").drop(columns="report_id")
+        bureau["as_of_date"] = pd.to_datetime(bureau["as_of_date"]).dt.date
+        bureau = bureau.rename(columns={c: f"pull_{c}" for c in PULL_FIELDS})
+        day = pd.to_datetime(df["feature_ts"], utc=True).dt.date
+        joined = df.assign(as_of_date=day).merge(bureau, on=["customer_id", "as_of_date"], how="left")
+        df = joined.drop(columns="as_of_date").set_axis(df.index) if len(joined) == len(df) else None
+        if df is None:
+            raise RuntimeError(f"the bureau join changed the row count (to {len(joined)})")
+        covered = df["pull_bureau_score"].notna().mean()
+        what = f"with the bureau report pulled at application ({covered:.1%} of the rows have one in silver)"
+        monotone |= {"pull_bureau_score": -1, "pull_delinquencies_24m": 1}
+    # as train_from_store: request fields reach the model through the service's on-demand features
+    exclude = [c for c in df.columns if c in ("label_known_at", "label_status", "created_ts", spec.key,
+                                              "decision_id", "requested_amount")]
+    ms = get_model_settings()
+    w = train_model(df, label="label", features=None, time_column="feature_ts", model_name=spec.name,
+                    oot_from=r.oot_window[0], truth_column=TRUTH if has_truth else None,
+                    monotone=monotone, exclude=exclude, num_boost_round=ms.num_boost_round,
+                    gbm_params={"num_threads": ms.num_threads} if ms.num_threads else None, register=False,
+                    source=f"{r.extra['training_set']} ({what})", settings=settings)
+    if (w.n_train, w.n_oot) != (r.n_train, r.n_oot):
+        raise RuntimeError(f"what-if rows differ: {w.n_train}+{w.n_oot} vs {r.n_train}+{r.n_oot}")
+    return what, {kind: c.oot_metrics for kind, c in w.candidates.items()}
 
 
 def run_compressed(model: str, *, customers: int, app_days: int, tail_days: int, edit_labels, anchor: str,  # noqa: ANN001
-                   world: str, rows: str, first_date: int = 1) -> list[dict]:
+                   world: str, rows: str, first_date: int = 1, what_if=None) -> list[dict]:  # noqa: ANN001
     """Generate the compressed world, run it through the pipeline, train ``model`` on the dates
     ``first_date .. app_days - 1`` with every label matured, and report each candidate's OOT AUC
-    beside the truth's (labels: the packaged definitions changed by ``edit_labels``)."""
+    beside the truth's (labels: the packaged definitions changed by ``edit_labels``). ``what_if(result,
+    settings)`` -> (description, OOT metrics per candidate) adds rows for a variant on the same rows."""
     from riskpipe.features.store import apply_definitions, get_store
     from riskpipe.indicators.build import build_indicators
     from riskpipe.indicators.graph import build_graph
@@ -131,18 +197,59 @@ def run_compressed(model: str, *, customers: int, app_days: int, tail_days: int,
         r = train_from_store(model, start=dates[0], end=dates[-1], as_of=horizon, settings=s,
                              num_boost_round=ms.num_boost_round,
                              gbm_params={"num_threads": ms.num_threads} if ms.num_threads else None)
+        variants = [("", {kind: c.oot_metrics for kind, c in r.candidates.items()})]
+        if what_if is not None:
+            try:
+                variants.append(what_if(r, s))
+            except Exception as err:  # a diagnostic must not lose the run's own figures
+                print(f"   what-if FAILED: {err!r}", file=sys.stderr, flush=True)
         out = []
-        for kind, c in sorted(r.candidates.items()):
-            m = c.oot_metrics
-            if "best_auc" not in m:
-                raise RuntimeError(f"{model} {kind}: no best achievable AUC in the OOT metrics "
-                                   "(the truth is not of this label definition, or not found)")
-            out.append({
-                "name": f"{model} {kind}: OOT AUC vs best achievable", "figure": round(m["auc"], 4),
-                "unit": "AUC", "anchor": anchor, "anchor_figure": round(m["best_auc"], 4),
-                "ratio": round(m["auc_ratio_to_best"], 4), "goal": f">= {GOAL}",
-                "note": f"{customers:,} customers, {len(dates)} feature dates, {world}; {r.n_train:,} train + "
-                        f"{r.n_oot:,} OOT {rows}, {int(round(m.get('bad_rate', 0) * m.get('n', 0))):,} OOT bads "
-                        f"(OOT {r.oot_window[0][:10]} to {r.oot_window[1][:10]}); higher is better"
-                        + ("; the challenger" if kind == r.challenger_kind else "")})
+        for variant, metrics in variants:
+            for kind, m in sorted(metrics.items()):
+                if "best_auc" not in m:
+                    raise RuntimeError(f"{model} {kind}: no best achievable AUC in the OOT metrics "
+                                       "(the truth is not of this label definition, or not found)")
+                name = f"{model} {kind}" + (f", {variant.split(' (')[0]} (what-if)" if variant else "")
+                out.append({
+                    "name": f"{name}: OOT AUC vs best achievable", "figure": round(m["auc"], 4),
+                    "unit": "AUC", "anchor": anchor, "anchor_figure": round(m["best_auc"], 4),
+                    "ratio": round(m["auc_ratio_to_best"], 4), "goal": f">= {GOAL}",
+                    "note": f"{customers:,} customers, {len(dates)} feature dates, {world}; {r.n_train:,} train + "
+                            f"{r.n_oot:,} OOT {rows}, {int(round(m.get('bad_rate', 0) * m.get('n', 0))):,} OOT bads "
+                            f"(OOT {r.oot_window[0][:10]} to {r.oot_window[1][:10]}); higher is better"
+                            + (f"; what-if: the same rows and flow {variant}, not the shipped service" if variant
+                               else "; the challenger" if kind == r.challenger_kind else "")})
         return out
+
+
+def rerun_on_kept_world(world: str) -> None:
+    """``python -m bench.bench_quality_credit <world>``: the what-if on a world kept by
+    ``RISKPIPE_BENCH_KEEP`` (without the report first: it must reproduce the run's own figures)."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from riskpipe.models.train import oot_split
+    from riskpipe.settings import get_settings, reset_settings
+
+    work = Path(world)
+    sets = [p for p in work.rglob("training_sets/credit_pd-*.parquet") if not p.stem.endswith(("-declined", "-served"))]
+    if len(sets) != 1:
+        raise SystemExit(f"{work}: expected one credit_pd training set, found {[str(p) for p in sets]}")
+    os.environ.update({"RISKPIPE_DATA_DIR": str(work), "RISKPIPE_MODE": "embedded", "RISKPIPE_LOG_LEVEL": "WARNING",
+                       "RISKPIPE_LABELS_FILE": str(work / "labels_compressed.yml")})
+    reset_settings()
+    t = pd.to_datetime(pd.read_parquet(sets[0], columns=["feature_ts"])["feature_ts"], utc=True).dt.tz_localize(None)
+    cut = oot_split(t, None)
+    r = SimpleNamespace(extra={"training_set": str(sets[0])}, oot_window=(cut.isoformat(), None),
+                        n_train=int((t < cut).sum()), n_oot=int((t >= cut).sum()))
+    for pull in (False, True):
+        what, metrics = bureau_pull_what_if(r, get_settings(), pull=pull)
+        for kind, m in sorted(metrics.items()):
+            print(f"{what}: {kind} OOT AUC {m['auc']:.4f} vs best {m['best_auc']:.4f} -> ratio "
+                  f"{m['auc_ratio_to_best']:.4f} ({r.n_train} train + {r.n_oot} OOT rows)", flush=True)
+
+
+if __name__ == "__main__":
+    rerun_on_kept_world(sys.argv[1])
