@@ -256,6 +256,20 @@ def _ip(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> pa.Array:
 LATE_DAYS_P = 0.25
 
 
+#: a bureau report's score: BUREAU_MEAN - BUREAU_SLOPE * z + N(0, BUREAU_NOISE), clipped to 300..850
+BUREAU_MEAN, BUREAU_SLOPE, BUREAU_NOISE = 690, 55, 25
+#: annual income: exp(INCOME_LOG_MEAN - INCOME_SLOPE * z + N(0, INCOME_NOISE))
+INCOME_LOG_MEAN, INCOME_SLOPE, INCOME_NOISE = 10.6, 0.25, 0.35
+#: the employment status whose applicants default more (index into EMPLOYMENT)
+RISKIER_EMPLOYMENT = 2
+
+
+def default_probability(z: np.ndarray, burden: np.ndarray, riskier_employment: np.ndarray) -> np.ndarray:
+    """An application's true probability of default: latent risk ``z``, affordability ``burden`` (log of
+    the base-currency amount over annual income) and whether the applicant is ``RISKIER_EMPLOYMENT``."""
+    return _sigmoid(-3.0 + 1.25 * z + 0.35 * burden + 0.15 * riskier_employment)
+
+
 def late_probability(z: np.ndarray) -> np.ndarray:
     """The probability that a loan pays an installment late, from its customer's latent risk."""
     return np.clip(0.05 + 0.12 * z, 0.0, 0.6)
@@ -422,7 +436,7 @@ class Population:
         self.z = rng.normal(size=cap)                            # latent risk (higher = riskier)
         self.region = rng.integers(0, len(REGIONS), cap)
         self.employment = rng.choice(len(EMPLOYMENT), cap, p=[0.62, 0.12, 0.08, 0.12, 0.06])
-        self.income = np.round(np.exp(10.6 - 0.25 * self.z + rng.normal(0, 0.35, cap)), 2)
+        self.income = np.round(np.exp(INCOME_LOG_MEAN - INCOME_SLOPE * self.z + rng.normal(0, INCOME_NOISE, cap)), 2)
         self.dob = (np.datetime64("1950-01-01") + rng.integers(0, 365 * 52, cap)).astype("datetime64[D]")
         self.reg_s = (np.datetime64(cfg.start, "s").astype(np.int64)
                       - rng.integers(30, 365 * 8, cap) * DAY_S - rng.integers(0, DAY_S, cap))
@@ -550,10 +564,10 @@ class Generator:
         term = TERMS[r.integers(0, len(TERMS), n)]
         income = p.income[cust]
         declared = np.round(income * r.uniform(0.95, 1.15, n), 2)
-        bureau_score = np.clip(np.round(690 - 55 * z + r.normal(0, 25, n)), 300, 850)
+        bureau_score = np.clip(np.round(BUREAU_MEAN - BUREAU_SLOPE * z + r.normal(0, BUREAU_NOISE, n)), 300, 850)
         burden = np.log((amount * fx) / np.maximum(income, 1))
         # the true probability of default (90+ DPD within 12 months): latent risk + affordability
-        p_default = _sigmoid(-3.0 + 1.25 * z + 0.35 * burden + 0.15 * (p.employment[cust] == 2))
+        p_default = default_probability(z, burden, p.employment[cust] == RISKIER_EMPLOYMENT)
         policy = (bureau_score - 650) / 50 - 0.8 * (burden + 1.5) + r.normal(0, 0.6, n)
         approved = policy > -0.3
         defaulted = r.random(n) < p_default
@@ -678,7 +692,7 @@ class Generator:
         r = self.rng(d, "bureau")
         cust = np.array(sorted(self.active_loan_customers))
         z = self.pop.z[cust]
-        score = np.clip(np.round(690 - 55 * z + r.normal(0, 25, len(cust))), 300, 850)
+        score = np.clip(np.round(BUREAU_MEAN - BUREAU_SLOPE * z + r.normal(0, BUREAU_NOISE, len(cust))), 300, 850)
         tbl = self._bureau_rows(d + 500, cust, np.full(len(cust), self.day_s(d)), z, score, r, "M")
         lag = int(r.integers(1, 4))
         if d + lag < self.cfg.days:
