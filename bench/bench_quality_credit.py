@@ -84,49 +84,100 @@ PULL_FIELDS = ["bureau_score", "open_accounts", "total_balance", "delinquencies_
                "oldest_account_months"]
 
 
-def bureau_pull_what_if(r, settings, *, pull: bool = True) -> tuple[str, dict[str, dict]]:  # noqa: ANN001
-    """The same training set, OOT rows and flow, plus the bureau report of the application day.
+def _with_pull(df, settings):  # noqa: ANN001, ANN202 (DataFrame, Settings)
+    """``df`` (rows with customer_id and feature_ts) plus ``pull_*``: the bureau report of the feature
+    date from silver (by the conformed customer_id; the latest report of that day), null when none."""
+    import pandas as pd
+
+    files = sorted((settings.silver / "bureau").glob("dt=*/*.parquet"))
+    bureau = pd.concat([pd.read_parquet(f, columns=["customer_id", "as_of_date", "report_id", *PULL_FIELDS])
+                        for f in files], ignore_index=True)
+    bureau = bureau.dropna(subset=["customer_id", "as_of_date"]).sort_values("report_id")
+    bureau = bureau.drop_duplicates(["customer_id", "as_of_date"], keep="last").drop(columns="report_id")
+    bureau["as_of_date"] = pd.to_datetime(bureau["as_of_date"]).dt.date
+    bureau = bureau.rename(columns={c: f"pull_{c}" for c in PULL_FIELDS})
+    day = pd.to_datetime(df["feature_ts"], utc=True).dt.date
+    joined = df.assign(as_of_date=day).merge(bureau, on=["customer_id", "as_of_date"], how="left")
+    if len(joined) != len(df):
+        raise RuntimeError(f"the bureau join changed the row count ({len(df)} -> {len(joined)})")
+    return joined.drop(columns="as_of_date").set_axis(df.index)
+
+
+def posterior_pd(df, pull: bool):  # noqa: ANN001, ANN201 (DataFrame -> ndarray)
+    """The generator's own E[p_default | what the lake shows]: the Bayes-optimal predictor, no fitting.
+
+    The latent risk z ~ N(0, 1) is read through each bureau score seen (the latest before the
+    application, ``bureau_score``, and with ``pull`` the application day's, ``pull_bureau_score``: each a
+    fresh draw of BUREAU_MEAN - BUREAU_SLOPE z + noise) and the annual income (log-normal in z), all
+    Gaussian in z, so its posterior is Gaussian; p_default (``default_probability`` of z, the burden
+    log(requested_to_income) and the employment status) is integrated over it (Gauss-Hermite). The
+    approval policy selects on these observables only, so it does not bias the posterior. Ignored:
+    the clip of scores to 300..850 and the rare income updates (x U(0.9, 1.2)).
+    """
+    import numpy as np
+
+    from riskpipe.sources import generator as g
+
+    prec, num = np.ones(len(df)), np.zeros(len(df))
+    lam_b = (g.BUREAU_SLOPE / g.BUREAU_NOISE) ** 2
+    for col in ("bureau_score", *(["pull_bureau_score"] if pull else [])):
+        v = df[col].astype(float).to_numpy()
+        seen = ~np.isnan(v)
+        prec += seen * lam_b
+        num += np.where(seen, (g.BUREAU_MEAN - v) / g.BUREAU_SLOPE * lam_b, 0.0)
+    inc = df["annual_income"].astype(float).to_numpy()
+    seen = ~np.isnan(inc) & (inc > 0)
+    lam_i = (g.INCOME_SLOPE / g.INCOME_NOISE) ** 2
+    prec += seen * lam_i
+    num += np.where(seen, (g.INCOME_LOG_MEAN - np.log(np.where(seen, inc, 1.0))) / g.INCOME_SLOPE * lam_i, 0.0)
+    burden = np.log(df["requested_to_income"].astype(float).clip(lower=1e-9).to_numpy())
+    burden = np.where(np.isnan(burden), np.nanmedian(burden), burden)  # income unknown: a typical burden
+    riskier = (df["employment_status"] == g.EMPLOYMENT[g.RISKIER_EMPLOYMENT]).to_numpy(float)
+    x, w = np.polynomial.hermite_e.hermegauss(40)
+    z = (num / prec)[:, None] + x[None, :] / np.sqrt(prec)[:, None]
+    return (g.default_probability(z, burden[:, None], riskier[:, None]) * (w / w.sum())).sum(axis=1)
+
+
+def bureau_pull_what_if(r, settings, *, pull: bool = True) -> list[tuple[str, dict[str, dict]]]:  # noqa: ANN001
+    """Variants on the run's own training set and OOT rows, for the gap to the best achievable AUC.
 
     credit_pd_v1 reads the bureau as of the day before the application (its features at T use data
     strictly before T), so it never sees the report pulled for the application itself (the world's
     bureau feed sends it with the application's date as ``as_of_date``, landing 0-3 days later); a
-    first-time applicant has no report at all. This joins each row's report of ``as_of_date`` = its
-    feature date from silver (by the conformed customer_id; the latest report of that day) and trains
-    both candidates again with :func:`train_model` (not registered): what the models would reach with
-    the pull as a request-time input. ``r``: the run's TrainResult (its training set, OOT window and
-    row counts); ``pull=False`` retrains without the report (must reproduce the run's own figures).
-    Returns a description and each candidate's OOT metrics.
+    first-time applicant has no report at all. Variants:
+
+    - the same flow retrained (:func:`train_model`, not registered) with that report joined from silver
+      (``pull_*``): what the models would reach with the pull as a request-time input (``pull=False``
+      retrains without it instead, which must reproduce the run's own figures);
+    - the Bayes posterior (:func:`posterior_pd`) with v1's information and with the pull too: what no
+      model with that information beats in expectation (the truth knows the latent risk exactly).
+
+    ``r``: the run's TrainResult (its training set, OOT window and row counts). Returns (description,
+    OOT metrics per candidate) per variant.
     """
     import pandas as pd
 
     from riskpipe.models.config import get_model_settings
+    from riskpipe.models.evaluate import metrics
     from riskpipe.models.flows import TRUTH, attach_truth, model_spec
     from riskpipe.models.train import train_model
 
     spec = model_spec("credit_pd")
     df = pd.read_parquet(r.extra["training_set"])
     has_truth = attach_truth(df, spec, settings, spec.definition(settings))
-    covered, what = 0.0, "retrained without the report"
+    df = _with_pull(df, settings)
+    covered = df["pull_bureau_score"].notna().mean()
+    seen = df["bureau_score"].notna().mean()
+    what = f"with the bureau report pulled at application ({covered:.1%} of the rows have one in silver)"
     monotone = {f: d for f, d in spec.monotone.items() if f in df.columns}
     if pull:
-        files = sorted((settings.silver / "bureau").glob("dt=*/*.parquet"))
-        bureau = pd.concat([pd.read_parquet(f, columns=["customer_id", "as_of_date", "report_id", *PULL_FIELDS])
-                            for f in files], ignore_index=True)
-        bureau = bureau.dropna(subset=["customer_id", "as_of_date"]).sort_values("report_id")
-        bureau = bureau.drop_duplicates(["customer_id", "as_of_date"], keep="last").drop(columns="report_id")
-        bureau["as_of_date"] = pd.to_datetime(bureau["as_of_date"]).dt.date
-        bureau = bureau.rename(columns={c: f"pull_{c}" for c in PULL_FIELDS})
-        day = pd.to_datetime(df["feature_ts"], utc=True).dt.date
-        joined = df.assign(as_of_date=day).merge(bureau, on=["customer_id", "as_of_date"], how="left")
-        df = joined.drop(columns="as_of_date").set_axis(df.index) if len(joined) == len(df) else None
-        if df is None:
-            raise RuntimeError(f"the bureau join changed the row count (to {len(joined)})")
-        covered = df["pull_bureau_score"].notna().mean()
-        what = f"with the bureau report pulled at application ({covered:.1%} of the rows have one in silver)"
         monotone |= {"pull_bureau_score": -1, "pull_delinquencies_24m": 1}
+    else:
+        what = "retrained without the report"
     # as train_from_store: request fields reach the model through the service's on-demand features
     exclude = [c for c in df.columns if c in ("label_known_at", "label_status", "created_ts", spec.key,
-                                              "decision_id", "requested_amount")]
+                                              "decision_id", "requested_amount")
+               or (not pull and c.startswith("pull_"))]
     ms = get_model_settings()
     w = train_model(df, label="label", features=None, time_column="feature_ts", model_name=spec.name,
                     oot_from=r.oot_window[0], truth_column=TRUTH if has_truth else None,
@@ -135,7 +186,16 @@ def bureau_pull_what_if(r, settings, *, pull: bool = True) -> tuple[str, dict[st
                     source=f"{r.extra['training_set']} ({what})", settings=settings)
     if (w.n_train, w.n_oot) != (r.n_train, r.n_oot):
         raise RuntimeError(f"what-if rows differ: {w.n_train}+{w.n_oot} vs {r.n_train}+{r.n_oot}")
-    return what, {kind: c.oot_metrics for kind, c in w.candidates.items()}
+    out = [(what, {kind: c.oot_metrics for kind, c in w.candidates.items()})]
+    if has_truth:
+        t = pd.to_datetime(df["feature_ts"], utc=True).dt.tz_localize(None)
+        oot = (t >= pd.Timestamp(r.oot_window[0]).tz_localize(None)).to_numpy()
+        y, truth = df["label"].to_numpy(float)[oot], df[TRUTH].to_numpy(float)[oot]
+        out.append((f"Bayes posterior of the generator's process, no fitting ({seen:.1%} of the rows have a "
+                    f"bureau report before the application, {covered:.1%} one of the application day)",
+                    {"v1's information": metrics(y, posterior_pd(df, False)[oot], truth),
+                     "with the pull": metrics(y, posterior_pd(df, True)[oot], truth)}))
+    return out
 
 
 def run_compressed(model: str, *, customers: int, app_days: int, tail_days: int, edit_labels, anchor: str,  # noqa: ANN001
@@ -200,31 +260,40 @@ def run_compressed(model: str, *, customers: int, app_days: int, tail_days: int,
         variants = [("", {kind: c.oot_metrics for kind, c in r.candidates.items()})]
         if what_if is not None:
             try:
-                variants.append(what_if(r, s))
+                variants += what_if(r, s)
             except Exception as err:  # a diagnostic must not lose the run's own figures
                 print(f"   what-if FAILED: {err!r}", file=sys.stderr, flush=True)
-        out = []
-        for variant, metrics in variants:
-            for kind, m in sorted(metrics.items()):
-                if "best_auc" not in m:
-                    raise RuntimeError(f"{model} {kind}: no best achievable AUC in the OOT metrics "
-                                       "(the truth is not of this label definition, or not found)")
-                name = f"{model} {kind}" + (f", {variant.split(' (')[0]} (what-if)" if variant else "")
-                out.append({
-                    "name": f"{name}: OOT AUC vs best achievable", "figure": round(m["auc"], 4),
-                    "unit": "AUC", "anchor": anchor, "anchor_figure": round(m["best_auc"], 4),
-                    "ratio": round(m["auc_ratio_to_best"], 4), "goal": f">= {GOAL}",
-                    "note": f"{customers:,} customers, {len(dates)} feature dates, {world}; {r.n_train:,} train + "
-                            f"{r.n_oot:,} OOT {rows}, {int(round(m.get('bad_rate', 0) * m.get('n', 0))):,} OOT bads "
-                            f"(OOT {r.oot_window[0][:10]} to {r.oot_window[1][:10]}); higher is better"
-                            + (f"; what-if: the same rows and flow {variant}, not the shipped service" if variant
-                               else "; the challenger" if kind == r.challenger_kind else "")})
-        return out
+        return result_rows(model, variants, r, anchor=anchor, note=f"{customers:,} customers, {len(dates)} feature "
+                           f"dates, {world}", rows=rows)
 
 
-def rerun_on_kept_world(world: str) -> None:
-    """``python -m bench.bench_quality_credit <world>``: the what-if on a world kept by
-    ``RISKPIPE_BENCH_KEEP`` (without the report first: it must reproduce the run's own figures)."""
+def result_rows(model: str, variants: list[tuple[str, dict[str, dict]]], r, *, anchor: str, note: str,  # noqa: ANN001
+                rows: str) -> list[dict]:
+    """The benchmark's rows: per variant (the run itself first, description "") and candidate."""
+    out = []
+    for variant, metrics in variants:
+        for kind, m in sorted(metrics.items()):
+            if "best_auc" not in m:
+                raise RuntimeError(f"{model} {kind}: no best achievable AUC in the OOT metrics "
+                                   "(the truth is not of this label definition, or not found)")
+            name = f"{model} {kind}" + (f", {variant.split(' (')[0]} (what-if)" if variant else "")
+            out.append({
+                "name": f"{name}: OOT AUC vs best achievable", "figure": round(m["auc"], 4),
+                "unit": "AUC", "anchor": anchor, "anchor_figure": round(m["best_auc"], 4),
+                "ratio": round(m["auc_ratio_to_best"], 4), "goal": f">= {GOAL}",
+                "note": f"{note}; {r.n_train:,} train + {r.n_oot:,} OOT {rows}, "
+                        f"{int(round(m.get('bad_rate', 0) * m.get('n', 0))):,} OOT bads "
+                        f"(OOT {r.oot_window[0][:10]} to {r.oot_window[1][:10]}); higher is better"
+                        + (f"; what-if on the same rows, {variant}; not the shipped service" if variant
+                           else "; the challenger" if kind == r.challenger_kind else "")})
+    return out
+
+
+def rerun_on_kept_world(world: str, rows_file: str | None = None) -> None:
+    """``python -m bench.bench_quality_credit <world> [rows.json]``: the what-if on a world kept by
+    ``RISKPIPE_BENCH_KEEP`` (without the report first: it must reproduce the run's own figures); the
+    what-if rows, as the benchmark reports them, to ``rows.json``."""
+    import json
     from pathlib import Path
     from types import SimpleNamespace
 
@@ -242,14 +311,25 @@ def rerun_on_kept_world(world: str) -> None:
     reset_settings()
     t = pd.to_datetime(pd.read_parquet(sets[0], columns=["feature_ts"])["feature_ts"], utc=True).dt.tz_localize(None)
     cut = oot_split(t, None)
-    r = SimpleNamespace(extra={"training_set": str(sets[0])}, oot_window=(cut.isoformat(), None),
-                        n_train=int((t < cut).sum()), n_oot=int((t >= cut).sum()))
+    r = SimpleNamespace(extra={"training_set": str(sets[0])}, oot_window=(cut.isoformat(), t.max().isoformat()),
+                        n_train=int((t < cut).sum()), n_oot=int((t >= cut).sum()), challenger_kind=None)
+    variants = []
     for pull in (False, True):
-        what, metrics = bureau_pull_what_if(r, get_settings(), pull=pull)
-        for kind, m in sorted(metrics.items()):
-            print(f"{what}: {kind} OOT AUC {m['auc']:.4f} vs best {m['best_auc']:.4f} -> ratio "
-                  f"{m['auc_ratio_to_best']:.4f} ({r.n_train} train + {r.n_oot} OOT rows)", flush=True)
+        for what, metrics in bureau_pull_what_if(r, get_settings(), pull=pull)[: 2 if pull else 1]:
+            variants.append((what, metrics))
+            for kind, m in sorted(metrics.items()):
+                print(f"{what}: {kind} OOT AUC {m['auc']:.4f} vs best {m['best_auc']:.4f} -> ratio "
+                      f"{m['auc_ratio_to_best']:.4f} ({r.n_train} train + {r.n_oot} OOT rows)", flush=True)
+    if rows_file:
+        dates = t.dt.normalize().nunique()
+        world_note = (f"credit time compressed ({BAD_DPD}+ DPD within {WINDOW_DAYS} days, installments every "
+                      f"{INSTALLMENT_DAYS} days)")
+        rows = result_rows("credit_pd", variants[1:], r, anchor="generator's true p_default on the same OOT rows",
+                           note=f"{dates} feature dates, "
+                                f"{world_note}; computed on the run's kept world ({work.name})",
+                           rows="approved applications")
+        Path(rows_file).write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":
-    rerun_on_kept_world(sys.argv[1])
+    rerun_on_kept_world(*sys.argv[1:3])
