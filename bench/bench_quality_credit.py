@@ -104,38 +104,22 @@ def _with_pull(df, settings):  # noqa: ANN001, ANN202 (DataFrame, Settings)
 
 
 def posterior_pd(df, pull: bool):  # noqa: ANN001, ANN201 (DataFrame -> ndarray)
-    """The generator's own E[p_default | what the lake shows]: the Bayes-optimal predictor, no fitting.
-
-    The latent risk z ~ N(0, 1) is read through each bureau score seen (the latest before the
-    application, ``bureau_score``, and with ``pull`` the application day's, ``pull_bureau_score``: each a
-    fresh draw of BUREAU_MEAN - BUREAU_SLOPE z + noise) and the annual income (log-normal in z), all
-    Gaussian in z, so its posterior is Gaussian; p_default (``default_probability`` of z, the burden
-    log(requested_to_income) and the employment status) is integrated over it (Gauss-Hermite). The
-    approval policy selects on these observables only, so it does not bias the posterior. Ignored:
-    the clip of scores to 300..850 and the rare income updates (x U(0.9, 1.2)).
-    """
+    """The generator's own E[p_default | what the lake shows] for the training set's rows, no fitting
+    (:func:`riskpipe.sources.truth.credit_default_posterior`): the bureau report before the application
+    (``bureau_score``, credit_pd_v1's information) and with ``pull`` the application day's
+    (``pull_bureau_score``), the annual income, the burden log(requested_to_income) and the employment."""
     import numpy as np
 
     from riskpipe.sources import generator as g
+    from riskpipe.sources.truth import credit_default_posterior
 
-    prec, num = np.ones(len(df)), np.zeros(len(df))
-    lam_b = (g.BUREAU_SLOPE / g.BUREAU_NOISE) ** 2
-    for col in ("bureau_score", *(["pull_bureau_score"] if pull else [])):
-        v = df[col].astype(float).to_numpy()
-        seen = ~np.isnan(v)
-        prec += seen * lam_b
-        num += np.where(seen, (g.BUREAU_MEAN - v) / g.BUREAU_SLOPE * lam_b, 0.0)
-    inc = df["annual_income"].astype(float).to_numpy()
-    seen = ~np.isnan(inc) & (inc > 0)
-    lam_i = (g.INCOME_SLOPE / g.INCOME_NOISE) ** 2
-    prec += seen * lam_i
-    num += np.where(seen, (g.INCOME_LOG_MEAN - np.log(np.where(seen, inc, 1.0))) / g.INCOME_SLOPE * lam_i, 0.0)
+    scores = [df["bureau_score"].astype(float).to_numpy()]
+    if pull:
+        scores.append(df["pull_bureau_score"].astype(float).to_numpy())
     burden = np.log(df["requested_to_income"].astype(float).clip(lower=1e-9).to_numpy())
     burden = np.where(np.isnan(burden), np.nanmedian(burden), burden)  # income unknown: a typical burden
     riskier = (df["employment_status"] == g.EMPLOYMENT[g.RISKIER_EMPLOYMENT]).to_numpy(float)
-    x, w = np.polynomial.hermite_e.hermegauss(40)
-    z = (num / prec)[:, None] + x[None, :] / np.sqrt(prec)[:, None]
-    return (g.default_probability(z, burden[:, None], riskier[:, None]) * (w / w.sum())).sum(axis=1)
+    return credit_default_posterior(scores, df["annual_income"].astype(float).to_numpy(), burden, riskier)
 
 
 def bureau_pull_what_if(r, settings, *, pull: bool = True) -> list[tuple[str, dict[str, dict]]]:  # noqa: ANN001

@@ -182,3 +182,40 @@ def test_training_attaches_the_early_warning_truth(world: Path, tmp_path: Path) 
     with pytest.raises(TruthUnavailable, match="loans.parquet"):
         early_warning_probability(rows, tmp_path / "ground_truth", 30, 30)
     assert not attach_truth(df.drop(columns=TRUTH), spec, Settings(data_dir=tmp_path), defn)
+
+
+def test_credit_default_posterior_is_the_generators_expectation_given_what_an_application_shows():
+    """Drawn as the generator draws (rounded, clipped scores; rounded incomes), the posterior is
+    calibrated to the true p_default it estimates, and each reading it is given ranks better."""
+    from riskpipe.sources import generator as g
+    from riskpipe.sources.truth import credit_default_posterior
+
+    r = np.random.default_rng(11)
+    n = 200_000
+    z = r.normal(size=n)
+    income = np.round(np.exp(g.INCOME_LOG_MEAN - g.INCOME_SLOPE * z + r.normal(0, g.INCOME_NOISE, n)), 2)
+
+    def score() -> np.ndarray:
+        return np.clip(np.round(g.BUREAU_MEAN - g.BUREAU_SLOPE * z + r.normal(0, g.BUREAU_NOISE, n)), 300, 850)
+
+    at_application, before = score(), np.where(r.random(n) < 0.4, score(), np.nan)
+    burden = np.log(np.exp(r.normal(9.0, 0.7, n)) / income)
+    riskier = (r.random(n) < 0.08).astype(float)
+    p = g.default_probability(z, burden, riskier)
+    y = (r.random(n) < p).astype(float)
+
+    post = credit_default_posterior([before, at_application], income, burden, riskier)
+    assert post.shape == (n,) and ((post > 0) & (post < 1)).all()
+    # E[p | what is shown]: within each decile of the posterior, the true p averages to the posterior
+    edges = np.quantile(post, np.linspace(0, 1, 11))
+    decile = np.clip(np.searchsorted(edges, post, side="right") - 1, 0, 9)
+    for d in range(10):
+        m = decile == d
+        assert abs(p[m].mean() - post[m].mean()) < 0.1 * post[m].mean() + 0.001, (d, p[m].mean(), post[m].mean())
+    # more readings, better ranking; none beats the truth, which knows z
+    income_only = credit_default_posterior([], income, burden, riskier)
+    one_report = credit_default_posterior([at_application], income, burden, riskier)
+    a_income, a_one, a_two, a_truth = (auc(y, q) for q in (income_only, one_report, post, p))
+    assert a_income + 0.03 < a_one < a_two < a_truth, (a_income, a_one, a_two, a_truth)
+    # a report is worth what its noise says: without the slope the posterior ignores the score
+    assert abs(credit_default_posterior([np.full(n, np.nan)], income, burden, riskier) - income_only).max() < 1e-12

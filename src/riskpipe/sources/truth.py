@@ -1,5 +1,8 @@
 """Ground-truth probabilities computed from a generated world (synthetic worlds only).
 
+``credit_default_posterior``: an application's expected p_default given what it shows (bureau scores,
+income, burden, employment), the best any credit model with that information reaches.
+
 The generator writes per-row truths where it draws them (an application's ``p_default_12m``, a
 transaction's ``p_fraud``). The early-warning label has no such row: whether a loan is 30+ days past
 due in the 30 days after a date depends on what is known at that date. Its best achievable predictor
@@ -197,3 +200,37 @@ def early_warning_probability(keys: pd.DataFrame, gt: Path, min_dpd: int, perfor
         raise TruthUnavailable(f"loan {keys['loan_id'].iloc[bad]} at {ts.iloc[bad]}: its payments fit no "
                                "hypothesis of the generator's process")
     return p
+
+
+def credit_default_posterior(bureau_scores: list[np.ndarray], annual_income: np.ndarray, burden: np.ndarray,
+                             riskier_employment: np.ndarray, nodes: int = 40) -> np.ndarray:
+    """E[p_default | what an application shows]: the Bayes-optimal predictor of the generator's default.
+
+    The latent risk z ~ N(0, 1) is seen through each bureau score given (one array per report, NaN
+    where a row has none; each a fresh draw of ``BUREAU_MEAN - BUREAU_SLOPE z + N(0, BUREAU_NOISE)``)
+    and the annual income (``log income = INCOME_LOG_MEAN - INCOME_SLOPE z + N(0, INCOME_NOISE)``; NaN
+    or <= 0: unknown). All are Gaussian in z, so its posterior is Gaussian; ``default_probability`` of
+    z, the ``burden`` (log base-currency amount over income) and ``riskier_employment`` (0/1) is
+    integrated over it by Gauss-Hermite quadrature. The generator's approval policy selects on the
+    score and the burden only, so approved rows have the same posterior. Ignored: the clip of scores
+    to 300..850 and the rare income updates (x U(0.9, 1.2)).
+    """
+    from riskpipe.sources import generator as g
+
+    n = len(annual_income)
+    prec, num = np.ones(n), np.zeros(n)
+    lam_b = (g.BUREAU_SLOPE / g.BUREAU_NOISE) ** 2
+    for v in bureau_scores:
+        v = np.asarray(v, float)
+        seen = ~np.isnan(v)
+        prec += seen * lam_b
+        num += np.where(seen, (g.BUREAU_MEAN - v) / g.BUREAU_SLOPE * lam_b, 0.0)
+    inc = np.asarray(annual_income, float)
+    seen = ~np.isnan(inc) & (inc > 0)
+    lam_i = (g.INCOME_SLOPE / g.INCOME_NOISE) ** 2
+    prec += seen * lam_i
+    num += np.where(seen, (g.INCOME_LOG_MEAN - np.log(np.where(seen, inc, 1.0))) / g.INCOME_SLOPE * lam_i, 0.0)
+    x, w = np.polynomial.hermite_e.hermegauss(nodes)
+    z = (num / prec)[:, None] + x[None, :] / np.sqrt(prec)[:, None]
+    p = g.default_probability(z, np.asarray(burden, float)[:, None], np.asarray(riskier_employment, float)[:, None])
+    return (p * (w / w.sum())).sum(axis=1)
