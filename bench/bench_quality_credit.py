@@ -25,8 +25,9 @@ best AUC) at least 0.97. Higher is better.
 
 A what-if on the same rows (:func:`bureau_pull_what_if`) adds the bureau report pulled at application,
 which credit_pd_v1's features (data strictly before the application date) never see: the same flow
-retrained with it, reported as extra rows (not the shipped service). ``python -m
-bench.bench_quality_credit <world>`` repeats it on a world kept by ``RISKPIPE_BENCH_KEEP``.
+retrained with it, and the generator's Bayes posterior with v1's information and with the report (the
+best any model with that information reaches), reported as extra rows (not the shipped service).
+``python -m bench.bench_quality_credit <world>`` repeats them on a world kept by ``RISKPIPE_BENCH_KEEP``.
 
 Scale "small": 2,000 customers x 8 application days; "full": 10,000 customers x 21 application days.
 """
@@ -86,7 +87,8 @@ PULL_FIELDS = ["bureau_score", "open_accounts", "total_balance", "delinquencies_
 
 def _with_pull(df, settings):  # noqa: ANN001, ANN202 (DataFrame, Settings)
     """``df`` (rows with customer_id and feature_ts) plus ``pull_*``: the bureau report of the feature
-    date from silver (by the conformed customer_id; the latest report of that day), null when none."""
+    date from silver (by the conformed customer_id; of several that day, the highest report_id), null
+    when none."""
     import pandas as pd
 
     files = sorted((settings.silver / "bureau").glob("dt=*/*.parquet"))

@@ -217,5 +217,5 @@ def test_credit_default_posterior_is_the_generators_expectation_given_what_an_ap
     one_report = credit_default_posterior([at_application], income, burden, riskier)
     a_income, a_one, a_two, a_truth = (auc(y, q) for q in (income_only, one_report, post, p))
     assert a_income + 0.03 < a_one < a_two < a_truth, (a_income, a_one, a_two, a_truth)
-    # a report is worth what its noise says: without the slope the posterior ignores the score
+    # a row without a report (NaN) is as if no report were given
     assert abs(credit_default_posterior([np.full(n, np.nan)], income, burden, riskier) - income_only).max() < 1e-12
