@@ -83,6 +83,7 @@ def run(scale: str) -> list[dict]:
 #: the bureau report's fields a lender reads when it pulls the report at application
 PULL_FIELDS = ["bureau_score", "open_accounts", "total_balance", "delinquencies_24m", "inquiries_6m",
                "oldest_account_months"]
+PULL_COLUMNS = [f"pull_{c}" for c in PULL_FIELDS]
 
 
 def _with_pull(df, settings):  # noqa: ANN001, ANN202 (DataFrame, Settings)
@@ -97,7 +98,7 @@ def _with_pull(df, settings):  # noqa: ANN001, ANN202 (DataFrame, Settings)
     bureau = bureau.dropna(subset=["customer_id", "as_of_date"]).sort_values("report_id")
     bureau = bureau.drop_duplicates(["customer_id", "as_of_date"], keep="last").drop(columns="report_id")
     bureau["as_of_date"] = pd.to_datetime(bureau["as_of_date"]).dt.date
-    bureau = bureau.rename(columns={c: f"pull_{c}" for c in PULL_FIELDS})
+    bureau = bureau.rename(columns=dict(zip(PULL_FIELDS, PULL_COLUMNS, strict=True)))
     day = pd.to_datetime(df["feature_ts"], utc=True).dt.date
     joined = df.assign(as_of_date=day).merge(bureau, on=["customer_id", "as_of_date"], how="left")
     if len(joined) != len(df):
@@ -134,7 +135,7 @@ def bureau_pull_what_if(r, settings, *, pull: bool = True) -> list[tuple[str, di
 
     - the same flow retrained (:func:`train_model`, not registered) with that report joined from silver
       (``pull_*``): what the models would reach with the pull as a request-time input (``pull=False``
-      retrains without it instead, which must reproduce the run's own figures);
+      retrains without it instead, which must reproduce the run's own figures, and adds nothing else);
     - the Bayes posterior (:func:`posterior_pd`) with v1's information and with the pull too: what no
       model with that information beats in expectation (the truth knows the latent risk exactly).
 
@@ -145,7 +146,7 @@ def bureau_pull_what_if(r, settings, *, pull: bool = True) -> list[tuple[str, di
 
     from riskpipe.models.config import get_model_settings
     from riskpipe.models.evaluate import metrics
-    from riskpipe.models.flows import TRUTH, attach_truth, model_spec
+    from riskpipe.models.flows import TRUTH, attach_truth, model_spec, not_features
     from riskpipe.models.train import train_model
 
     spec = model_spec("credit_pd")
@@ -161,9 +162,7 @@ def bureau_pull_what_if(r, settings, *, pull: bool = True) -> list[tuple[str, di
     else:
         what = "retrained without the report"
     # as train_from_store: request fields reach the model through the service's on-demand features
-    exclude = [c for c in df.columns if c in ("label_known_at", "label_status", "created_ts", spec.key,
-                                              "decision_id", "requested_amount")
-               or (not pull and c.startswith("pull_"))]
+    exclude = not_features(df.columns, spec, ["requested_amount"]) + ([] if pull else PULL_COLUMNS)
     ms = get_model_settings()
     w = train_model(df, label="label", features=None, time_column="feature_ts", model_name=spec.name,
                     oot_from=r.oot_window[0], truth_column=TRUTH if has_truth else None,
@@ -173,7 +172,7 @@ def bureau_pull_what_if(r, settings, *, pull: bool = True) -> list[tuple[str, di
     if (w.n_train, w.n_oot) != (r.n_train, r.n_oot):
         raise RuntimeError(f"what-if rows differ: {w.n_train}+{w.n_oot} vs {r.n_train}+{r.n_oot}")
     out = [(what, {kind: c.oot_metrics for kind, c in w.candidates.items()})]
-    if has_truth:
+    if has_truth and pull:  # the posteriors do not depend on the retrain: once, beside the pull
         t = pd.to_datetime(df["feature_ts"], utc=True).dt.tz_localize(None)
         oot = (t >= pd.Timestamp(r.oot_window[0]).tz_localize(None)).to_numpy()
         y, truth = df["label"].to_numpy(float)[oot], df[TRUTH].to_numpy(float)[oot]
@@ -301,7 +300,7 @@ def rerun_on_kept_world(world: str, rows_file: str | None = None) -> None:
                         n_train=int((t < cut).sum()), n_oot=int((t >= cut).sum()), challenger_kind=None)
     variants = []
     for pull in (False, True):
-        for what, metrics in bureau_pull_what_if(r, get_settings(), pull=pull)[: 2 if pull else 1]:
+        for what, metrics in bureau_pull_what_if(r, get_settings(), pull=pull):
             variants.append((what, metrics))
             for kind, m in sorted(metrics.items()):
                 print(f"{what}: {kind} OOT AUC {m['auc']:.4f} vs best {m['best_auc']:.4f} -> ratio "

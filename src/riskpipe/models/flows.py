@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,6 +246,14 @@ def served_rows(spec: ModelSpec, labels: pd.DataFrame, settings: Settings, max_l
     return served.drop(columns=["_row", "_id", "_t"]).reset_index(drop=True), counts
 
 
+def not_features(columns: Iterable[str], spec: ModelSpec, request_fields: Iterable[str]) -> list[str]:
+    """The training set's columns that are not model inputs: label bookkeeping, the row key, the decision
+    id and the request fields (those reach the model through the service's on-demand features only;
+    serving reads the same service, so training must too)."""
+    skip = {"label_known_at", "label_status", "created_ts", "decision_id", spec.key, *request_fields}
+    return [c for c in columns if c in skip]
+
+
 def train_from_store(
     model: str,
     *,
@@ -342,10 +350,7 @@ def train_from_store(
         if rejects is not None and truth_path and reject.attach_outcome(rejects, spec.key, truth_path) and \
                 reject.attach_outcome(df, spec.key, truth_path):
             outcome = reject.OUTCOME
-    # request-time fields (amount, channel, ...) reach the model through the service's on-demand
-    # features only; serving reads the same service, so training must too
-    exclude = [c for c in df.columns if c in ("label_known_at", "label_status", "created_ts", spec.key,
-                                              "decision_id", *ts.manifest["request_fields"])]
+    exclude = not_features(df.columns, spec, ts.manifest["request_fields"])
     feats_present = set(df.columns)
     monotone = {f: d for f, d in spec.monotone.items() if f in feats_present}
     r = train_model(
