@@ -179,7 +179,7 @@ def ingest_day(
         checked = optimizer_fence(check(df, spec, cfg))
         ev = F.col(f"p_{spec.event_time.column}").cast("timestamp")
         version = F.col(f"p_{spec.version_column}").cast("timestamp") if spec.version_column else F.lit(None).cast("timestamp")
-        ok = F.size("_reasons") == 0
+        ok = F.col("_reasons").isNull()
         valid = checked.filter(ok)
         pii_free = not spec.pii_columns
         raw = F.coalesce(F.col("_raw"), quarantine_raw(checked, spec, key)) if pii_free else quarantine_raw(checked, spec, key)

@@ -3,7 +3,7 @@
 Input: a DataFrame with one string or typed column per declared landing column plus ``_source_file``,
 ``_source_row`` (1-based data row) and ``_raw`` (the record text, for quarantine) and ``_malformed``
 (a reason when the record itself could not be read). Output: parsed typed columns (``p_<name>``)
-and a ``_reasons`` array; rows with no reason are valid.
+and ``_reasons``: null for a valid row, else the array of its reasons (at least one).
 
 Parse rules are the ones named in ``sources.yml`` (see its header). Every rule is a native Spark
 expression (``try_*`` functions), so nothing raises on bad data: a value that does not parse becomes
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 TS_PATTERN = "yyyy-MM-dd'T'HH:mm:ssXXX"
+#: joins the reasons of a row while checking (no reason contains it)
+REASON_SEP = "\u0001"
 
 #: PII landing column -> the normalisation kind used before hashing
 PII_KIND = {"national_id": "national_id", "phone": "phone", "full_name": "full_name",
@@ -73,7 +75,7 @@ def fx_expr(cfg: SourcesConfig, currency: Column) -> Column:
 
 
 def check(df: DataFrame, spec: SourceSpec, cfg: SourcesConfig) -> DataFrame:
-    """Add ``p_<col>`` typed values and ``_reasons`` (array of machine-readable reasons)."""
+    """Add ``p_<col>`` typed values and ``_reasons`` (null if valid, else an array of machine-readable reasons)."""
     from pyspark.sql import functions as F
 
     names = {c.name for c in spec.landing.columns}
@@ -112,15 +114,21 @@ def check(df: DataFrame, spec: SourceSpec, cfg: SourcesConfig) -> DataFrame:
             reasons.append(F.when(base.isNotNull() & ((base < lo) | (base > hi)), F.lit(f"out_of_range:{c.name}")))
     if currency is not None:
         reasons.append(F.when(currency.isNotNull() & fx_expr(cfg, currency).isNull(), F.lit("not_allowed:currency")))
-    out = df.select("*", *[v.alias(f"p_{k}") for k, v in parsed.items()])
-    # array_compact, not filter(lambda): higher-order lambdas are interpreted row by row (no codegen)
-    return out.withColumn("_reasons", F.array_compact(F.array(*reasons)))
+    out = df.select("*", *[v.alias(f"p_{k}") for k, v in parsed.items()],
+                    F.concat_ws(REASON_SEP, *reasons).alias("_reason_text"))
+    # The reasons as one string (concat_ws skips nulls and is compiled): empty for a valid row; the
+    # array is split from it for rejected rows only. It is a column of the projection above, so the
+    # rules run once per row. Task time of the check pass on 10M transactions: 28 s so; 41 s with
+    # array_compact(array) for every row (an interpreted lambda); 104 s with the string inlined into
+    # both uses below; 121 s with coalesce(reasons) as the validity test beside the array.
+    text = F.col("_reason_text")
+    return out.withColumn("_reasons", F.when(text != "", F.split(text, REASON_SEP))).drop("_reason_text")
 
 
 def optimizer_fence(df: DataFrame) -> DataFrame:
     """``df`` behind a plan node Spark does not push filters through (an unread observed count).
 
-    Without it, ``check(df).filter(size(_reasons) == 0)`` has the filter pushed below the projection
+    Without it, ``check(df).filter(_reasons IS NULL)`` has the filter pushed below the projection
     with every parse rule inlined into it, so each rule runs twice per row (filter, then projection):
     measured at 4x the CPU of the checks themselves on 1M transactions.
     """
