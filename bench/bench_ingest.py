@@ -9,7 +9,8 @@ Anchors, measured in the same run on the same file:
 (b) the same cleaning in DuckDB SQL (rules, HMAC via sha256 over the key pads, dedupe by key,
     valid rows and quarantine written as Parquet), what a single-machine user would write;
     goal: Spark within 2x of DuckDB at 10M rows.
-Ratios are figure / anchor: lower is better. Scales: small 200k rows; full 1M and 10M rows
+Ratios are figure / anchor: lower is better. The note splits riskpipe's time by phase
+(``IngestResult.durations``). Scales: small 200k rows; full 1M and 10M rows
 (``--scale huge`` adds 30M).
 """
 
@@ -114,8 +115,12 @@ def _one(rows: int, work: Path) -> list[dict]:
     t0 = time.perf_counter()
     good, bad = _duckdb_clean(src, work / "duck", s.pii_secret, get_sources().fx_to_base)
     t_duck = time.perf_counter() - t0
+    d = r.durations
     note = (f"{n:,} rows; riskpipe wrote {r.rows_written:,}, quarantined {r.rows_quarantined:,}, "
-            f"dropped {r.duplicates_dropped:,}; duckdb kept {good:,}, rejected {bad:,}")
+            f"dropped {r.duplicates_dropped:,}; duckdb kept {good:,}, rejected {bad:,}; riskpipe phases (s): "
+            f"read {d['read']:.1f}, check pass (every rule, every row; quarantine written) {d['check']:.1f}, "
+            f"silver pass (valid rows re-read, tokenised, conformed, deduplicated, sorted, written) "
+            f"{d['transform']:.1f}")
     return [
         {"name": f"ingest transactions {n / 1e6:g}M rows vs plain Spark read+write", "figure": round(t_spark, 2),
          "unit": "s", "anchor": "Spark read+write of the same file", "anchor_figure": round(t_plain, 2),

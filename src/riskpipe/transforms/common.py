@@ -117,12 +117,14 @@ def check(df: DataFrame, spec: SourceSpec, cfg: SourcesConfig) -> DataFrame:
     out = df.select("*", *[v.alias(f"p_{k}") for k, v in parsed.items()],
                     F.concat_ws(REASON_SEP, *reasons).alias("_reason_text"))
     # The reasons as one string (concat_ws skips nulls and is compiled): empty for a valid row; the
-    # array is split from it for rejected rows only. It is a column of the projection above, so the
-    # rules run once per row. Task time of the check pass on 10M transactions: 28 s so; 41 s with
+    # array is split from it for rejected rows only (each reason once: an unknown currency fails both
+    # the allowed values and the rate lookup). It is a column of the projection above, so the rules
+    # run once per row. Task time of the check pass on 10M transactions: 28 s this way; 41 s with
     # array_compact(array) for every row (an interpreted lambda); 104 s with the string inlined into
     # both uses below; 121 s with coalesce(reasons) as the validity test beside the array.
     text = F.col("_reason_text")
-    return out.withColumn("_reasons", F.when(text != "", F.split(text, REASON_SEP))).drop("_reason_text")
+    out = out.withColumn("_reasons", F.when(text != "", F.array_distinct(F.split(text, REASON_SEP))))
+    return out.drop("_reason_text")
 
 
 def optimizer_fence(df: DataFrame) -> DataFrame:
