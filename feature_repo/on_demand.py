@@ -9,6 +9,9 @@ from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64, String
 from feature_views import customer_credit_daily, customer_fraud_daily
 
+# the bureau pull's fields (request fields pull_<field>), which training sets rebuild from the lake
+from riskpipe.features.requests import BUREAU_PULL_FIELDS
+
 _OWNER = "risk-data-eng@riskpipe.example"
 
 transaction_request = RequestSource(
@@ -111,3 +114,42 @@ def credit_request_features(inputs: dict) -> dict:
         i, r = number(income), number(req)
         out.append(r / i if i is not None and r is not None and i > 0 else None)
     return {"requested_to_income": out}
+
+
+bureau_pull_request = RequestSource(
+    name="bureau_pull_request",
+    schema=[Field(name=f"pull_{f}", dtype=Float64) for f in BUREAU_PULL_FIELDS],
+    description="The credit bureau report the lender pulled for the application, on the application day: "
+    + ", ".join(f"pull_{f}" for f in BUREAU_PULL_FIELDS) + " (null when the pull returned no report). Training "
+    "sets take them from the bureau feed's report of the application day (riskpipe.features.requests).",
+    owner=_OWNER,
+    tags={"owner": "credit-scoring"},
+)
+
+
+@on_demand_feature_view(
+    sources=[customer_credit_daily[["bureau_score"]], bureau_pull_request],
+    schema=[*(Field(name=f"{f}_at_application", dtype=Float64) for f in BUREAU_PULL_FIELDS),
+            Field(name="bureau_score_change", dtype=Float64)],
+    mode="python",
+    description="The bureau report pulled at application, field by field (<field>_at_application; null when "
+    "no report or a value that is not a finite number), and bureau_score_change: its score minus the stored "
+    "bureau_score (the latest report the lake held before the feature date; null when either is unknown).",
+    owner=_OWNER,
+    tags={"owner": "credit-scoring", "models": "credit_pd"},
+)
+def credit_pull_features(inputs: dict) -> dict:
+    def number(v):  # a finite float or None; defined inside: Feast ships the UDF alone (dill)
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return None
+        return f if f == f and f not in (float("inf"), float("-inf")) else None
+
+    out = {f"{k.removeprefix('pull_')}_at_application": [number(v) for v in values]
+           for k, values in inputs.items() if k.startswith("pull_")}
+    out["bureau_score_change"] = [
+        None if pulled is None or stored is None else pulled - stored
+        for pulled, stored in zip(out["bureau_score_at_application"], map(number, inputs["bureau_score"]),
+                                  strict=True)]
+    return out

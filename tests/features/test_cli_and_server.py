@@ -65,7 +65,7 @@ def test_feast_cli_plan_and_apply_from_generated_yaml(cli_repo, monkeypatch):
     from riskpipe.settings import load_settings
 
     store = get_store(load_settings(data_dir=data_dir), project=project)
-    assert {s.name for s in store.list_feature_services()} == {"credit_pd_v1", "fraud_v1", "early_warning_v1"}
+    assert {s.name for s in store.list_feature_services()} == {"credit_pd_v1", "credit_pd_v2", "fraud_v1", "early_warning_v1"}
 
 
 @pytest.mark.slow

@@ -53,7 +53,7 @@ def test_every_object_has_description_owner_and_ttl(embedded):
     settings, _store = embedded
     defs = load_definitions(settings)
     assert {fv.name for fv in defs.feature_views} == set(FEATURE_TABLES)
-    assert {s.name for s in defs.feature_services} == {"credit_pd_v1", "fraud_v1", "early_warning_v1"}
+    assert {s.name for s in defs.feature_services} == {"credit_pd_v1", "credit_pd_v2", "fraud_v1", "early_warning_v1"}
     assert {e.name for e in defs.entities} == {"customer", "loan"}
     assert defs.on_demand_feature_views
     for obj in defs.objects():

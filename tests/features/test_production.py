@@ -77,7 +77,7 @@ def test_redis_postgres_spark_end_to_end(tmp_path, spark, redis_available, feast
     try:
         # the registry really lives in PostgreSQL: a second store object sees the services
         other = get_store(settings, project=project)
-        assert {s.name for s in other.list_feature_services()} == {"credit_pd_v1", "fraud_v1", "early_warning_v1"}
+        assert {s.name for s in other.list_feature_services()} == {"credit_pd_v1", "credit_pd_v2", "fraud_v1", "early_warning_v1"}
 
         # point-in-time join on the Spark offline store
         ents = pd.DataFrame({
@@ -163,9 +163,9 @@ def test_feast_cli_plan_with_production_yaml(tmp_path, redis_available, feast_pg
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
         assert project in registry_projects(feast_pg_url)
         applied = get_store(settings, project=project)  # a new reader of the registry
-        assert {sv.name for sv in applied.list_feature_services()} == {"credit_pd_v1", "fraud_v1", "early_warning_v1"}
-        assert {v.name for v in applied.list_on_demand_feature_views()} == {"fraud_request_features",
-                                                                          "credit_request_features"}
+        assert {sv.name for sv in applied.list_feature_services()} == {"credit_pd_v1", "credit_pd_v2", "fraud_v1", "early_warning_v1"}
+        assert {v.name for v in applied.list_on_demand_feature_views()} == {
+            "fraud_request_features", "credit_request_features", "credit_pull_features"}
     finally:
         drop_project(store)
     assert project not in registry_projects(feast_pg_url)

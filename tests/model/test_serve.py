@@ -37,6 +37,13 @@ MODELS = {
     "early_warning": ("early_warning_v1", ["installments_paid", "paid_ratio", "dpd_current", "dpd_change_30d",
                                            "bureau_score", "utilisation"]),
 }
+#: a registered model trained first on credit_pd_v1 (versions 1, 2) and then on credit_pd_v2, which adds
+#: the bureau report pulled at application (versions 3, 4): the migration from one service to the next
+NEXT = "credit_pd_next"
+V2_FEATURES = ["bureau_score_at_application", "bureau_score_change", "delinquencies_24m_at_application",
+               *MODELS["credit_pd"][1]]  # the label of training_frame follows the first three
+PULL = {"bureau_score": 640, "open_accounts": 3, "total_balance": 1200.5, "delinquencies_24m": 1, "inquiries_6m": 2,
+        "oldest_account_months": 48}
 SMALL = {"requested_to_income": (0.0, 5.0), "amount_to_mean_30d": (0.0, 5.0), "request_hour_utc": (0, 24),
          "requested_amount": (10.0, 10_000.0), "amount": (1.0, 10_000.0), "is_ecom": (0, 2), "is_new_device": (0, 2)}
 INTEGER = {"request_hour_utc", "is_ecom", "is_new_device"}
@@ -87,8 +94,11 @@ def served(tmp_path_factory):
             r = train_model(training_frame(feats, seed), "label", feats, "application_date", name,
                             feature_service=service, num_boost_round=ROUNDS, gbm_params=FAST, settings=settings)
             versions[name] = {c.kind: c.version for c in r.candidates.values()}
+        for seed, (service, feats) in enumerate([MODELS["credit_pd"], ("credit_pd_v2", V2_FEATURES)], start=7):
+            train_model(training_frame(feats, seed), "label", feats, "application_date", NEXT,
+                        feature_service=service, num_boost_round=ROUNDS, gbm_params=FAST, settings=settings)
         client = configure_mlflow(settings)
-        for name in MODELS:
+        for name in [*MODELS, NEXT]:
             set_alias(client, name, CHAMPION, "1", action="promote", reason="serve tests", settings=settings)
         yield settings, store, client, data
         reset_settings()
@@ -308,7 +318,7 @@ def test_champion_of_another_feature_service_is_refused(served):
     assert r.status_code == 409, r.text
     body = r.json()
     assert body["error"] == "feature_service_mismatch"
-    assert (body["model_feature_service"], body["feature_service"]) == ("credit_pd_v1", "early_warning_v1")
+    assert (body["model_feature_service"], body["feature_services"]) == ("credit_pd_v1", ["early_warning_v1"])
     assert "refusing" in body["detail"] and "probability" not in body
     assert c.get("/ready").json()["models"]["early_warning"]["error"] == "feature_service_mismatch"
 
@@ -621,3 +631,81 @@ def test_decision_log_outlives_its_writer_process_and_writes_each_batch_whole(tm
     got = read_decisions(tmp_path)
     assert sorted(got.request_id) == sorted(r["request_id"] for r in records)  # each exactly once
     assert log.written == 31 and log.dropped == 0
+
+
+# ---- a champion on the next feature service ---------------------------------------------------------
+def test_promoting_a_version_on_credit_pd_v2_switches_the_endpoint_to_the_bureau_pull(served):
+    """The endpoint serves the champion's own service: v1's champion ignores a pull; once a version
+    trained on credit_pd_v2 is champion (no restart), a request without the pull is a 422 naming the
+    fields, and one with it scores on the pulled report like a batch row of the same values."""
+    from riskpipe.features.requests import PULL_COLUMNS
+    from riskpipe.models.explain import score_table
+    from riskpipe.models.registry import CHAMPION, set_alias
+
+    settings, store, mlc, _ = served
+    app = {"application_id": "a-7", "customer_id": "c1", "requested_amount": 2500}
+    with TestClient(app_for(settings, credit_pd_model=NEXT, shadow=False)) as c:
+        plain = c.post("/v1/score/credit_pd", json=app)
+        assert plain.status_code == 200, plain.text
+        assert (plain.json()["model_version"], plain.json()["feature_service"]) == ("1", "credit_pd_v1")
+        with_pull = c.post("/v1/score/credit_pd", json={**app, "bureau_pull": PULL}).json()
+        assert without_latency(with_pull) == without_latency(plain.json())  # v1 does not read the pull
+        ready = c.get("/ready").json()["online_store"]["feature_services"]
+        assert ready["credit_pd_v1"]["ok"] and ready["credit_pd_v2"]["ok"]
+
+        set_alias(mlc, NEXT, CHAMPION, "3", action="promote", reason="serve test: v2", settings=settings)
+        try:
+            r = c.post("/v1/score/credit_pd", json=app)
+            assert r.status_code == 422, r.text
+            body = r.json()
+            assert body["error"] == "missing_request_fields" and body["feature_service"] == "credit_pd_v2"
+            assert body["missing"] == sorted(PULL_COLUMNS) and "bureau_pull" in body["detail"]
+
+            r = c.post("/v1/score/credit_pd", json={**app, "bureau_pull": PULL})
+            assert r.status_code == 200, r.text
+            v2 = r.json()
+            assert (v2["model_version"], v2["feature_service"], v2["features_missing"]) == ("3", "credit_pd_v2", [])
+            entity = {"customer_id": "c1", "requested_amount": 2500.0, **{f"pull_{k}": float(v) for k, v in PULL.items()}}
+            row = batch_row(settings, store, "credit_pd_v2", entity)
+            # the on-demand view: the pulled score against the stored one (c1's synthetic bureau_score, D3)
+            assert row.loc[0, "bureau_score_change"] == 640 - (1000 + 30 + 4)
+            assert row.loc[0, "delinquencies_24m_at_application"] == 1
+            batch = score_table(f"models:/{NEXT}/3", row).iloc[0]
+            assert v2["probability"] == pytest.approx(float(batch["probability"]), rel=1e-12)
+            assert v2["reason_codes"] == list(batch["reason_codes"])
+            # the pulled values reach the model
+            worse = c.post("/v1/score/credit_pd", json={**app, "bureau_pull": {**PULL, "bureau_score": 300}}).json()
+            assert worse["probability"] != v2["probability"]
+            # a pull that found no report: scored with the pulled features missing, and told so
+            empty = c.post("/v1/score/credit_pd", json={**app, "bureau_pull": {}}).json()
+            assert empty["features_missing"] == ["bureau_score_at_application", "bureau_score_change",
+                                                 "delinquencies_24m_at_application"]
+            bad = c.post("/v1/score/credit_pd", json={**app, "bureau_pull": {**PULL, "bureau_score": -1}})
+            assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-2:] == ["bureau_pull", "bureau_score"]
+        finally:
+            set_alias(mlc, NEXT, CHAMPION, "1", action="rollback", reason="serve test: back", settings=settings)
+
+
+def test_a_challenger_on_another_service_is_shadowed_on_its_own_features(served, tmp_path):
+    """Champion on credit_pd_v1, challenger on credit_pd_v2: the shadow reads v2's online features for
+    the request (when it carries the pull) and scores them; without the pull it is not shadowed."""
+    from riskpipe.models.decisions import read_decisions
+    from riskpipe.models.explain import score_table
+    from riskpipe.models.registry import CHALLENGER, set_alias
+
+    settings, store, mlc, _ = served
+    set_alias(mlc, NEXT, CHALLENGER, "3", action="train", reason="serve test: v2 shadow", settings=settings)
+    app = {"application_id": "a-8", "customer_id": "c2", "requested_amount": 900}
+    with TestClient(app_for(settings, credit_pd_model=NEXT, decision_dir=tmp_path, decision_flush_seconds=0.2)) as c:
+        pulled = c.post("/v1/score/credit_pd", json={**app, "bureau_pull": PULL}).json()
+        bare = c.post("/v1/score/credit_pd", json=app).json()
+    assert (pulled["model_version"], bare["model_version"]) == ("1", "1")
+    logged = read_decisions(tmp_path, model=NEXT)
+    shadow = logged[logged.role == "shadow"]
+    assert shadow.shadow_of.tolist() == [pulled["decision_id"]]  # the request without the pull: no shadow
+    rec = shadow.iloc[0]
+    assert (rec.model_version, rec.feature_service) == ("3", "credit_pd_v2")
+    entity = {"customer_id": "c2", "requested_amount": 900.0, **{f"pull_{k}": float(v) for k, v in PULL.items()}}
+    row = batch_row(settings, store, "credit_pd_v2", entity)
+    assert rec.probability == pytest.approx(float(score_table(f"models:/{NEXT}/3", row).iloc[0]["probability"]),
+                                            rel=1e-12)

@@ -270,3 +270,86 @@ def test_early_warning_trains_on_its_service_with_matured_labels_only(loan_env):
     # the truth (the posterior of the generator's process, computed for these rows) gives the ratio
     for c in r.candidates.values():
         assert 0.5 < c.oot_metrics["best_auc"] <= 1 and c.oot_metrics["auc_ratio_to_best"] > 0
+
+
+# ---- credit_pd_v2: the bureau report pulled at application ------------------------------------------
+def _expected_pull(s, rows: pd.DataFrame, known_by: dt.datetime) -> pd.DataFrame:
+    """The application day's bureau report per row, computed in DuckDB SQL from silver (independently
+    of riskpipe.features.requests): same customer, as_of_date = the UTC day of feature_ts, known by
+    ``known_by``, the highest report_id of the day."""
+    import duckdb
+
+    from riskpipe.features.requests import BUREAU_PULL_FIELDS
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("obs", rows[["customer_id", "feature_ts"]].assign(_row=range(len(rows))))
+    cols = ", ".join(f"r.{f} as pull_{f}" for f in BUREAU_PULL_FIELDS)
+    return con.execute(f"""
+        with reports as (
+            select *, row_number() over (partition by customer_id, as_of_date order by report_id desc) as rk
+            from read_parquet('{s.silver / "bureau"}/dt=*/*.parquet')
+            where customer_id is not null and known_at <= ?
+        )
+        select {cols} from obs
+        left join reports r on r.customer_id = obs.customer_id and r.rk = 1
+             and r.as_of_date = cast(obs.feature_ts at time zone 'UTC' as date)
+        order by obs._row""", [known_by]).df().astype("float64")
+
+
+@pytest.fixture(scope="module")
+def credit_v2(loan_env, credit_fuzzy):
+    """credit_pd on credit_pd_v2 with fuzzy reject inference (after the v1 trainings)."""
+    return _train("credit_pd", loan_env, as_of=CREDIT_AS_OF, reject_inference="fuzzy", feature_service="credit_pd_v2")
+
+
+def test_credit_pd_v2_rebuilds_the_bureau_pull_point_in_time_and_scores_on_it(loan_env, credit_plain, credit_v2):
+    from riskpipe.features.requests import PULL_COLUMNS
+    from riskpipe.models.flows import score_date
+
+    s, r = loan_env, credit_v2
+    manifest = _manifest(r)
+    assert manifest["feature_service"] == "credit_pd_v2"
+    assert manifest["request_sources_rebuilt"] == ["bureau_pull_request"]
+    assert manifest["request_known_by"] == CREDIT_AS_OF.isoformat()
+    ts = pd.read_parquet(r.extra["training_set"])
+    # the same accepts as on v1, with the pull beside them: the report of the application day
+    v1 = pd.read_parquet(credit_plain.extra["training_set"])
+    assert ts["application_id"].tolist() == v1["application_id"].tolist()
+    expected = _expected_pull(s, ts, CREDIT_AS_OF)
+    pd.testing.assert_frame_equal(ts[list(PULL_COLUMNS)].astype("float64"), expected, check_names=False)
+    pulled = ts["pull_bureau_score"].notna()
+    assert pulled.mean() > 0.5  # the generator pulls a report for most applications
+    # the on-demand view: the pulled fields as features and the change since the stored score
+    np.testing.assert_array_equal(ts["bureau_score_at_application"], ts["pull_bureau_score"])
+    both = pulled & ts["bureau_score"].notna()
+    assert both.any()
+    np.testing.assert_allclose(ts.loc[both, "bureau_score_change"],
+                               ts.loc[both, "pull_bureau_score"] - ts.loc[both, "bureau_score"])
+    assert ts.loc[~pulled, "bureau_score_change"].isna().all()
+    # the model reads the features, never the raw request fields
+    assert "bureau_score_at_application" in r.features and not set(PULL_COLUMNS) & set(r.features)
+    assert set(credit_plain.features) < set(r.features)
+
+    # the declined applications get the same rebuild (reject inference trains on them)
+    declined = pd.read_parquet(s.runs / "training_sets" / f"credit_pd-{FIRST}-{LAST}-declined.parquet")
+    assert len(declined) > 0 and r.extra["n_rejects_train"] > 0
+    pd.testing.assert_frame_equal(declined[list(PULL_COLUMNS)].astype("float64"),
+                                  _expected_pull(s, declined, CREDIT_AS_OF), check_names=False)
+
+    defn = label_definition("credit_pd", s)
+    _check_registered(s, r, "credit_pd", "credit_pd_v2", defn, manifest["label_definition"]["label_rows"])
+    # batch scoring follows the version's service: the day's silver applications carry no pull, the
+    # training set rebuilds it from the lake
+    day = FIRST
+    _, scored = score_date("credit_pd", day, alias=CHALLENGER, out=s.runs / "v2_scores.parquet", settings=s)
+    apps = pd.concat([pd.read_parquet(f) for f in (s.silver / "applications" / f"dt={day}").glob("*.parquet")])
+    assert sorted(scored["application_id"]) == sorted(apps["application_id"])
+    assert set(scored["model_version"]) == {r.challenger_version}
+    score_manifest = json.loads((s.runs / "v2_scores.manifest.json").read_text())
+    assert score_manifest["feature_service"] == "credit_pd_v2"
+    assert score_manifest["request_sources_rebuilt"] == ["bureau_pull_request"]
+    # a service the model does not declare is refused by name
+    with pytest.raises(TrainInputError, match="credit_pd_v1, credit_pd_v2, not 'fraud_v1'"):
+        train_from_store("credit_pd", start=FIRST, end=LAST, as_of=CREDIT_AS_OF, settings=s,
+                         feature_service="fraud_v1")

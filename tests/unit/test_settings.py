@@ -119,3 +119,25 @@ def test_info_shows_what_runs_where_and_which_label_definitions(riskpipe_env, mo
     rows = info()
     assert (rows["mode"], rows["feast_online_store"], rows["pii_key"]) == ("production", "redis", "set")
     assert rows["label_definitions"] == str(labels.resolve())
+
+
+def test_model_feature_service_is_configuration(riskpipe_env, monkeypatch) -> None:
+    """RISKPIPE_MODEL_FEATURE_SERVICES picks the service new versions train on, among the declared ones."""
+    from riskpipe.errors import ConfigError
+    from riskpipe.models.config import get_model_settings, load_model_settings
+    from riskpipe.models.flows import MODEL_SPECS
+
+    get_model_settings.cache_clear()
+    try:
+        assert MODEL_SPECS["credit_pd"].feature_service == "credit_pd_v1"  # the first declared
+        monkeypatch.setenv("RISKPIPE_MODEL_FEATURE_SERVICES", '{"credit_pd": "credit_pd_v2"}')
+        get_model_settings.cache_clear()
+        assert MODEL_SPECS["credit_pd"].feature_service == "credit_pd_v2"
+        assert MODEL_SPECS["fraud"].feature_service == "fraud_v1"
+        for bad in ('{"credit_pd": "fraud_v1"}', '{"credit_scoring": "credit_pd_v2"}'):
+            monkeypatch.setenv("RISKPIPE_MODEL_FEATURE_SERVICES", bad)
+            with pytest.raises(ConfigError, match="RISKPIPE_MODEL_FEATURE_SERVICES") as err:
+                load_model_settings()
+            assert "credit_pd: credit_pd_v1/credit_pd_v2" in str(err.value)
+    finally:
+        get_model_settings.cache_clear()

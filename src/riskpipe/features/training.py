@@ -24,6 +24,7 @@ import pandas as pd
 
 from riskpipe.errors import ConfigError
 from riskpipe.features.config import DEFAULT_PROJECT
+from riskpipe.features.requests import with_request_fields
 from riskpipe.features.store import feature_service, get_store, request_fields, service_views
 from riskpipe.features.tables import DATA_FILE, LABEL_TABLES, PARTITION_KEY, TIMESTAMP_FIELD
 from riskpipe.models.labels import EXCLUDED_STATUSES
@@ -137,6 +138,7 @@ def build_training_set(
     out: Path | None = None,
     manifest_path: Path | None = None,
     label_definition: dict[str, Any] | None = None,
+    request_known_by: dt.datetime | None = None,
 ) -> TrainingSet:
     """Build the training set of ``service_name`` for ``entities`` (a frame, a file or a label table).
 
@@ -148,7 +150,9 @@ def build_training_set(
     ``manifest_path``, else next to ``out`` (``<out stem>.manifest.json``), else to
     ``<lake>/_runs/training_sets/<service>-<digest>.json``. ``label_definition`` (the label's
     name, version, content hash and rows used, from :mod:`riskpipe.models.labels`) is recorded in it as
-    given, so a training set says which definition its labels follow.
+    given, so a training set says which definition its labels follow. Request fields the frame lacks and
+    :mod:`riskpipe.features.requests` rebuilds from the lake (the bureau pull) use what the lake held by
+    ``request_known_by`` (default ``labels_known_by``; neither: everything it holds).
     """
     settings = settings or get_settings()
     store = store or get_store(settings, project=project)
@@ -178,6 +182,9 @@ def build_training_set(
     req_fields = request_fields(odfv for odfv, _ in odfvs)
     for derived in DERIVED_REQUEST_FIELDS & set(req_fields) - set(df.columns):
         df[derived] = ((df[EVENT_TS] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
+    # fields the lender fetched at decision time (the bureau pull): rebuilt from the lake when absent
+    df, rebuilt = with_request_fields(df, (odfv for odfv, _ in odfvs), settings, EVENT_TS,
+                                      request_known_by or labels_known_by)
     missing_req = [f for f in req_fields if f not in df.columns]
     if missing_req:
         raise ConfigError(f"feature service {service_name} has request-time features that need the entity "
@@ -214,6 +221,8 @@ def build_training_set(
         "offline_store": settings.offline_store.value,
         "features": features,
         "request_fields": req_fields,
+        "request_sources_rebuilt": rebuilt,
+        "request_known_by": (request_known_by or labels_known_by).isoformat() if rebuilt and (request_known_by or labels_known_by) else None,
         "entities": entity_meta,
         "event_time": {"column": ev, "min": first.isoformat(), "max": last.isoformat()},
         "labels_known_by": labels_known_by.isoformat() if labels_known_by else None,

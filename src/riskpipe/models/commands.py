@@ -67,7 +67,10 @@ def register(app: typer.Typer) -> None:
         features: str = typer.Option(None, "--features", help="a,b,c (default: all numeric non-key columns)"),
         oot_from: str = typer.Option(None, "--oot-from", help="first date of the OOT window (default: last ~25% of the time range)"),
         truth_column: str = typer.Option(None, "--truth-column", help="true probability column (synthetic data)"),
-        feature_service: str = typer.Option("adhoc", "--feature-service", help="Feast feature service of the table"),
+        feature_service: str = typer.Option(
+            None, "--feature-service", help="with --model: the Feast feature service to train on (one the model "
+            "declares; default RISKPIPE_MODEL_FEATURE_SERVICES, else its first); with --table: recorded as the "
+            "table's (default adhoc)"),
         label_definition: str = typer.Option(
             None, "--label-definition", help="with --table: a label definition of riskpipe/models/labels.yml "
             "(recorded with its version and hash; default: the one named like --model-name, if declared)"),
@@ -112,7 +115,7 @@ def register(app: typer.Typer) -> None:
             cut = dt.datetime.fromisoformat(as_of).replace(tzinfo=dt.UTC) if as_of else None
             r = train_from_store(model, start=start, end=end, as_of=cut, oot_from=oot_from,
                                  num_boost_round=rounds, force=force, reject_inference=reject_inference,
-                                 population=population)
+                                 population=population, feature_service=feature_service)
         else:
             if population is not None:
                 raise CommandInputError("--population goes with --model (the served population comes from the "
@@ -131,7 +134,7 @@ def register(app: typer.Typer) -> None:
                 label_definition = model_name
             r = train_table(
                 table, label=label, features=_csv(features), time_column=time_column, model_name=model_name,
-                oot_from=oot_from, truth_column=truth_column, feature_service=feature_service,
+                oot_from=oot_from, truth_column=truth_column, feature_service=feature_service or "adhoc",
                 label_definition=label_definition, monotone=parse_monotone(monotone), exclude=_csv(exclude),
                 num_boost_round=rounds, force=force, rejects=read_table(rejects) if rejects else None,
                 reject_inference=reject_inference, reject_weight=reject_weight, outcome_column=outcome_column,

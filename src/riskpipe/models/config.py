@@ -16,6 +16,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: the risk models riskpipe trains from the feature store (riskpipe.models.flows.MODEL_SPECS declares
 #: each); here so that DAG parsing and settings can name them without importing the training stack
 MODEL_NAMES: tuple[str, ...] = ("credit_pd", "fraud", "early_warning")
+#: the Feast feature services (feature_repo/feature_services.py) each model may be trained and served on,
+#: oldest first; the first is the default (RISKPIPE_MODEL_FEATURE_SERVICES picks another). A model
+#: version records the one it was trained on (its feature_service tag) and is scored on that one.
+MODEL_FEATURE_SERVICES: dict[str, tuple[str, ...]] = {
+    "credit_pd": ("credit_pd_v1", "credit_pd_v2"),
+    "fraud": ("fraud_v1",),
+    "early_warning": ("early_warning_v1",),
+}
 
 
 class ModelSettings(BaseSettings):
@@ -47,6 +55,10 @@ class ModelSettings(BaseSettings):
         24.0, gt=0, description="served population: a decision counts as the observation's decision when made "
                                 "at most this long after the label's observation time")
 
+    feature_services: dict[str, str] = Field(
+        default_factory=dict, description="model -> the feature service new versions train on (JSON, e.g. "
+        '{"credit_pd": "credit_pd_v2"}); a model not named trains on its first declared service')
+
     # promotion gates
     promote_approval: bool = Field(
         False, description="a promotion that passes the gate waits for a second person (riskpipe approve)")
@@ -58,6 +70,15 @@ class ModelSettings(BaseSettings):
     max_brier_increase: float = Field(
         0.10, ge=0, description="challenger Brier may exceed the champion's by at most this fraction"
     )
+
+    @model_validator(mode="after")
+    def _services_declared(self) -> ModelSettings:
+        for model, service in self.feature_services.items():
+            if service not in MODEL_FEATURE_SERVICES.get(model, ()):
+                known = ", ".join(f"{m}: {'/'.join(s)}" for m, s in MODEL_FEATURE_SERVICES.items())
+                raise ValueError(f"RISKPIPE_MODEL_FEATURE_SERVICES: {model!r} -> {service!r} is not a declared "
+                                 f"pair (models and their services: {known})")
+        return self
 
     @model_validator(mode="after")
     def _bands_ordered(self) -> ModelSettings:

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from riskpipe.atomic import write_atomic
 from riskpipe.features.tables import DATA_FILE, PARTITION_KEY
-from riskpipe.models.config import MODEL_NAMES
+from riskpipe.models.config import MODEL_FEATURE_SERVICES, MODEL_NAMES
 from riskpipe.models.labels import (
     LabelConfigError,
     LabelDefinition,
@@ -48,7 +48,6 @@ class ModelSpec:
     """One risk model: where its features and labels come from and how risk moves with them."""
 
     name: str
-    feature_service: str
     label: str  # its definition in riskpipe/models/labels.yml
     truth_file: str | None = None  # under <ground_truth>/, a file or a dt=*/ tree
     truth_column: str | None = None
@@ -87,6 +86,25 @@ class ModelSpec:
         bad = getattr(definition.bad, "min_dpd", None)
         return (bad, definition.performance_days) == self.truth_dpd_in(settings or get_settings())
 
+    @property
+    def feature_services(self) -> tuple[str, ...]:
+        """The feature services this model may train and score on (:data:`MODEL_FEATURE_SERVICES`)."""
+        return MODEL_FEATURE_SERVICES[self.name]
+
+    @property
+    def feature_service(self) -> str:
+        """The service new versions train on: ``RISKPIPE_MODEL_FEATURE_SERVICES``, else the first declared."""
+        from riskpipe.models.config import get_model_settings
+
+        return get_model_settings().feature_services.get(self.name, self.feature_services[0])
+
+    def check_service(self, service: str) -> str:
+        """``service`` if this model may use it, else an error naming the ones it may."""
+        if service not in self.feature_services:
+            raise TrainInputError(f"{self.name} trains and scores on feature service(s) "
+                                  f"{', '.join(self.feature_services)}, not {service!r}")
+        return service
+
     def definition(self, settings: Settings | None = None) -> LabelDefinition:
         """The label definition in force (performance window, exclusions, table, key)."""
         return label_definition(self.label, settings)
@@ -112,27 +130,30 @@ def _early_warning_truth(rows: pd.DataFrame, definition: LabelDefinition, gt: Pa
 
 MODEL_SPECS: dict[str, ModelSpec] = {
     "credit_pd": ModelSpec(
-        "credit_pd", "credit_pd_v1", "credit_pd",
+        "credit_pd", "credit_pd",
         truth_file="applications.parquet", truth_column="p_default_12m", truth_dpd=(90, 365),
         monotone={"missed_payments_3m": 1, "missed_payments_6m": 1, "missed_payments_12m": 1,
                   "dpd_current": 1, "dpd_max_12m": 1, "bureau_delinquencies_24m": 1, "bureau_score": -1,
                   "on_time_ratio_3m": -1, "on_time_ratio_6m": -1, "on_time_ratio_12m": -1,
-                  "component_bad_share": 1},
+                  "component_bad_share": 1,
+                  # credit_pd_v2: the report pulled at application
+                  "bureau_score_at_application": -1, "delinquencies_24m_at_application": 1},
     ),
     "fraud": ModelSpec(
-        "fraud", "fraud_v1", "fraud",
+        "fraud", "fraud",
         truth_file="transactions", truth_column="p_fraud",
         monotone={"component_bad_share": 1, "max_customers_per_device": 1},
         event_epoch_request=True,
     ),
     "early_warning": ModelSpec(
-        "early_warning", "early_warning_v1", "early_warning",
+        "early_warning", "early_warning",
         truth_file="installments.parquet", truth_column="p_early_warning", truth_compute=_early_warning_truth,
         monotone={"dpd_current": 1, "missed_payments_3m": 1, "paid_ratio": -1, "on_time_ratio_3m": -1},
     ),
 }
-if tuple(MODEL_SPECS) != MODEL_NAMES:
-    raise RuntimeError("riskpipe.models.config.MODEL_NAMES must list the models of MODEL_SPECS")
+if tuple(MODEL_SPECS) != MODEL_NAMES or set(MODEL_FEATURE_SERVICES) != set(MODEL_NAMES):
+    raise RuntimeError("riskpipe.models.config.MODEL_NAMES and MODEL_FEATURE_SERVICES must list the models of "
+                       "MODEL_SPECS")
 TRUTH = "truth_probability"
 
 
@@ -267,8 +288,9 @@ def train_from_store(
     settings: Settings | None = None,
     reject_inference: str = "none",
     population: str | None = None,
+    feature_service: str | None = None,
 ) -> TrainResult:
-    """Train ``model`` on its feature service's point-in-time training set for labels of ``start..end``.
+    """Train ``model`` on a feature service's point-in-time training set for labels of ``start..end``.
 
     Only labels matured by ``as_of`` (default: the end of ``end``) under the model's label definition
     and not excluded by it are used; the training set manifest and the MLflow run and versions record
@@ -280,13 +302,16 @@ def train_from_store(
     ``population`` (default ``RISKPIPE_MODEL_TRAIN_POPULATION``): ``labelled`` trains on every usable
     label row; ``served`` only on the observations a champion decision served, at the decision's time
     (:func:`served_rows`: outcomes feed retraining), recorded in the manifest and as the version tag
-    ``training_population``.
+    ``training_population``. ``feature_service`` (default :attr:`ModelSpec.feature_service`) must be one
+    the model declares; fields of its request sources the label table lacks (the bureau pull of
+    credit_pd_v2) are rebuilt from the lake as known by ``as_of`` (:mod:`riskpipe.features.requests`).
     """
     from riskpipe.features.training import build_training_set
     from riskpipe.models import reject
 
     s = settings or get_settings()
     spec = model_spec(model)
+    service = spec.check_service(feature_service or spec.feature_service)
     first, last = _day(start), _day(end)
     if last < first:
         raise TrainInputError(f"training window ends ({last}) before it starts ({first})")
@@ -330,7 +355,7 @@ def train_from_store(
                  spec.name, served["served"], served["label_rows"], served["decision_outside_window"])
         suffix = "-served"
     out = s.runs / "training_sets" / f"{spec.name}-{first}-{last}{suffix}.parquet"
-    ts = build_training_set(spec.feature_service, labels, settings=s, labels_known_by=as_of, out=out,
+    ts = build_training_set(service, labels, settings=s, labels_known_by=as_of, out=out,
                             label_definition=label_facts)
     df = ts.frame
     applies = spec.truth_applies(defn, s)
@@ -342,7 +367,7 @@ def train_from_store(
     truth_path = s.ground_truth / spec.truth_file if spec.truth_file else None
     rejects, outcome = None, None
     if reject_inference != "none" or (spec.name in reject.TTD_MODELS and truth_path and truth_path.is_file()):
-        rejects = reject.declined_training_set(spec, first, last, as_of, s)
+        rejects = reject.declined_training_set(spec, first, last, as_of, s, service=service)
         if rejects is None and reject_inference != "none":
             raise TrainInputError(f"{spec.name}: no declined application of {first}..{last} had matured by "
                                   f"{as_of.isoformat()}: nothing to infer from")
@@ -355,7 +380,7 @@ def train_from_store(
     monotone = {f: d for f, d in spec.monotone.items() if f in feats_present}
     r = train_model(
         df, label="label", features=None, time_column="feature_ts", model_name=spec.name,
-        oot_from=oot_from, truth_column=TRUTH if has_truth else None, feature_service=spec.feature_service,
+        oot_from=oot_from, truth_column=TRUTH if has_truth else None, feature_service=service,
         label_definition=defn.name, monotone=monotone, exclude=exclude, num_boost_round=num_boost_round,
         gbm_params=gbm_params, force=force, source=str(out), settings=s, rejects=rejects,
         reject_inference=reject_inference, outcome_column=outcome,
@@ -393,23 +418,25 @@ POPULATIONS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def population(model: str, day: dt.date | str, settings: Settings | None = None, *, store=None) -> pd.DataFrame:  # noqa: ANN001
+def population(model: str, day: dt.date | str, settings: Settings | None = None, *, store=None,  # noqa: ANN001
+               service: str | None = None) -> pd.DataFrame:
     """The entities to score for ``day``: key, customer, ``feature_ts`` (the decision time) and the
-    request-time fields its feature service reads, the columns of the model's label table (without the
-    label)."""
+    request-time fields of ``service`` (default the model's) that the population's dataset holds, the
+    columns of the model's label table (without the label); the training set rebuilds the others."""
     from riskpipe.features.store import feature_service, get_store, request_fields, service_views
     from riskpipe.features.training import DERIVED_REQUEST_FIELDS
 
     s = settings or get_settings()
     spec, day = model_spec(model), _day(day)
     store = store or get_store(s)
-    _, odfvs = service_views(store, feature_service(store, spec.feature_service))
-    request = [f for f in request_fields(odfv for odfv, _ in odfvs) if f not in DERIVED_REQUEST_FIELDS]
+    _, odfvs = service_views(store, feature_service(store, spec.check_service(service or spec.feature_service)))
     layer, name, ts_col = POPULATIONS[model]
     root = (s.silver if layer == "silver" else s.features) / name / f"{PARTITION_KEY}={day.isoformat()}"
     files = sorted(root.glob("*.parquet"))
     if not files:
         raise TrainInputError(f"{model}: no {layer} partition {root} to score")
+    held = set(pq.read_schema(files[0]).names)
+    request = [f for f in request_fields(odfv for odfv, _ in odfvs) if f not in DERIVED_REQUEST_FIELDS and f in held]
     cols = [spec.key, "customer_id", ts_col, *request]
     df = pd.concat([pd.read_parquet(f, columns=cols) for f in files], ignore_index=True)
     return df.rename(columns={ts_col: "feature_ts"}).sort_values(["feature_ts", spec.key], kind="stable",
@@ -418,7 +445,8 @@ def population(model: str, day: dt.date | str, settings: Settings | None = None,
 
 def score_date(model: str, day: dt.date | str, *, alias: str = "champion", out: Path | None = None,
                settings: Settings | None = None) -> tuple[Path, pd.DataFrame]:
-    """Batch-score the population of ``day`` with ``models:/<model>@<alias>`` on its feature service.
+    """Batch-score the population of ``day`` with ``models:/<model>@<alias>`` on the feature service it
+    was trained on (its ``feature_service`` tag, one the model declares).
 
     Features come from the same Feast point-in-time retrieval as training (as of each row's
     ``feature_ts``), so a batch score equals the score of the same row in a training set. Output
@@ -437,14 +465,15 @@ def score_date(model: str, day: dt.date | str, *, alias: str = "champion", out: 
     mv = alias_version(client, model, alias)
     if mv is None:
         raise TrainInputError(f"model {model!r} has no {alias!r} alias to score with")
-    if mv.tags.get("feature_service") != spec.feature_service:
-        raise TrainInputError(f"{model} v{mv.version} was trained on feature service "
-                              f"{mv.tags.get('feature_service')!r}, not {spec.feature_service!r}: refusing to score")
+    service = mv.tags.get("feature_service")
+    if service not in spec.feature_services:
+        raise TrainInputError(f"{model} v{mv.version} was trained on feature service {service!r}, not one of "
+                              f"{model}'s ({', '.join(spec.feature_services)}): refusing to score")
     store = get_store(s)
-    ents = population(model, day, s, store=store)
+    ents = population(model, day, s, store=store, service=service)
     path = Path(out) if out else s.lake / "scores" / model / f"{PARTITION_KEY}={day.isoformat()}" / DATA_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    ts = build_training_set(spec.feature_service, ents, settings=s, store=store,
+    ts = build_training_set(service, ents, settings=s, store=store,
                             manifest_path=path.parent / f"{path.stem}.manifest.json")
     scored = score_table(f"models:/{model}/{mv.version}", ts.frame)
     res = pd.concat([ts.frame[[spec.key, "customer_id", "feature_ts"]].reset_index(drop=True),

@@ -183,10 +183,11 @@ TTD_MODELS = ("credit_pd",)
 
 
 def declined_training_set(spec, first: dt.date, last: dt.date, as_of: dt.datetime,  # noqa: ANN001 (ModelSpec)
-                          settings: Settings) -> pd.DataFrame | None:
+                          settings: Settings, *, service: str | None = None) -> pd.DataFrame | None:
     """The declined applications of ``first..last`` whose performance window closed by ``as_of`` (as
     the accepts' labels must have), with the features of ``spec``'s service as of each application
-    (the same Feast point-in-time join as the accepts) and a null label; written next to the
+    (the same Feast point-in-time join as the accepts, on ``service``, default the model's, with its
+    request fields rebuilt as known by ``as_of`` where silver lacks them) and a null label; written next to the
     accepts' training set as ``<model>-<first>-<last>-declined.parquet``. None when none matured."""
     from riskpipe.features.training import build_training_set
 
@@ -199,4 +200,5 @@ def declined_training_set(spec, first: dt.date, last: dt.date, as_of: dt.datetim
     if ents.empty:
         return None
     out = settings.runs / "training_sets" / f"{spec.name}-{first}-{last}-declined.parquet"
-    return build_training_set(spec.feature_service, ents, settings=settings, out=out).frame
+    return build_training_set(spec.check_service(service or spec.feature_service), ents, settings=settings,
+                              out=out, request_known_by=as_of).frame

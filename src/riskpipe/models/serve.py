@@ -8,8 +8,12 @@ path), so an online score equals a batch score of the same row.
 
 - The ``champion`` alias is re-read at most every ``RISKPIPE_SERVE_CHAMPION_CHECK_SECONDS`` (a cheap
   registry call); when it moved, the new version is loaded and swapped in atomically (no restart).
-- A champion whose ``feature_service`` tag (set by :func:`riskpipe.models.train.train_model`) is not
-  the endpoint's feature service is refused (HTTP 409): its features mean something else.
+- A champion is scored on the feature service it was trained on (its ``feature_service`` tag, set by
+  :func:`riskpipe.models.train.train_model`), which must be one the endpoint's model declares
+  (:data:`riskpipe.models.config.MODEL_FEATURE_SERVICES`; e.g. credit_pd_v1 or credit_pd_v2): promoting a
+  version trained on a newer service switches the endpoint to it without a restart. Any other tag is
+  refused (HTTP 409): its features mean something else. A request that lacks the request-time fields
+  the champion's service reads (credit_pd_v2's ``bureau_pull``) is refused with a 422 naming them.
 - No champion, a champion that cannot be loaded, or an online store that does not answer within
   ``RISKPIPE_ONLINE_READ_TIMEOUT_MS``: HTTP 503 with a JSON body saying which and where.
 """
@@ -79,12 +83,36 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+Count = Annotated[int, Field(ge=0, strict=True)]
+
+
+class BureauPull(_Body):
+    """The credit bureau report pulled for the application (credit_pd_v2). A field the report does not
+    carry is null; a pull that found no report is ``{}``."""
+
+    bureau_score: Annotated[int, Field(ge=0, le=1000, strict=True)] | None = None
+    open_accounts: Count | None = None
+    total_balance: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    delinquencies_24m: Count | None = None
+    inquiries_6m: Count | None = None
+    oldest_account_months: Count | None = None
+
+
 class CreditApplication(_Body):
-    """A loan application to score (credit PD)."""
+    """A loan application to score (credit PD). ``bureau_pull``: the bureau report the lender pulled,
+    required when the champion was trained on a service that reads it (credit_pd_v2), ignored otherwise."""
 
     application_id: Id | None = None
     customer_id: Id
     requested_amount: Amount
+    bureau_pull: BureauPull | None = None
+
+    def entity(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"customer_id": self.customer_id, "requested_amount": float(self.requested_amount)}
+        if self.bureau_pull is not None:  # absent: the service's check names the missing fields
+            row.update({f"pull_{k}": (None if v is None else float(v))
+                        for k, v in self.bureau_pull.model_dump().items()})
+        return row
 
 
 class CardTransaction(_Body):
@@ -131,11 +159,12 @@ class ScoreResponse(BaseModel):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One scoring endpoint: which model, which feature service, how a request becomes an entity row."""
+    """One scoring endpoint: which model, the feature services it may serve (the champion's tag picks
+    one), how a request becomes an entity row (every field any of them may read)."""
 
     path: str
     model_name: str
-    feature_service: str
+    feature_services: tuple[str, ...]
     body: type[_Body]
     entity_row: Callable[[Any], dict[str, Any]]
     request_id: Callable[[Any], str | None]
@@ -144,22 +173,24 @@ class Endpoint:
 
 def endpoints(ss: ServeSettings) -> dict[str, Endpoint]:
     """The scoring endpoints (key -> spec); feature services as declared in ``feature_repo/``."""
+    from riskpipe.models.config import MODEL_FEATURE_SERVICES as SERVICES
+
     nobody = "__riskpipe_ready_probe__"
     return {
         "credit_pd": Endpoint(
-            "credit_pd", ss.credit_pd_model, "credit_pd_v1", CreditApplication,
-            lambda r: {"customer_id": r.customer_id, "requested_amount": float(r.requested_amount)},
+            "credit_pd", ss.credit_pd_model, SERVICES["credit_pd"], CreditApplication,
+            CreditApplication.entity,
             lambda r: r.application_id,
-            {"customer_id": nobody, "requested_amount": 1.0}),
+            CreditApplication(customer_id=nobody, requested_amount=1.0, bureau_pull=BureauPull()).entity()),
         "fraud": Endpoint(
-            "fraud", ss.fraud_model, "fraud_v1", CardTransaction,
+            "fraud", ss.fraud_model, SERVICES["fraud"], CardTransaction,
             lambda r: {"customer_id": r.customer_id, "amount": float(r.amount), "request_epoch_s": r.epoch_s(),
                        "channel": r.channel, "merchant_country": r.merchant_country, "device_id": r.device_id},
             lambda r: r.txn_id,
             {"customer_id": nobody, "amount": 1.0, "request_epoch_s": 0, "channel": "pos", "merchant_country": "DE",
              "device_id": None}),
         "early_warning": Endpoint(
-            "early_warning", ss.early_warning_model, "early_warning_v1", LoanRef,
+            "early_warning", ss.early_warning_model, SERVICES["early_warning"], LoanRef,
             lambda r: {"loan_id": r.loan_id, "customer_id": r.customer_id},
             lambda r: r.loan_id,
             {"loan_id": nobody, "customer_id": nobody}),
@@ -209,9 +240,9 @@ class ChampionSlot:
     """Holds the version behind one alias of a model (``champion`` by default; ``challenger`` for shadow
     scoring); re-reads the alias at most every ``check_seconds``."""
 
-    def __init__(self, model_name: str, feature_service: str, settings: Settings, check_seconds: float,
+    def __init__(self, model_name: str, feature_services: tuple[str, ...], settings: Settings, check_seconds: float,
                  alias: str = "champion") -> None:
-        self.model_name, self.feature_service, self.alias = model_name, feature_service, alias
+        self.model_name, self.feature_services, self.alias = model_name, feature_services, alias
         self.settings, self.check_seconds = settings, check_seconds
         self._state: _State | None = None
         self._checked = -math.inf
@@ -269,15 +300,15 @@ class ChampionSlot:
         version, tag = str(mv.version), mv.tags.get("feature_service")
         if prev is not None and (prev.version, prev.tag) == (version, tag) and prev.problem is None:
             return  # unchanged
-        if tag != self.feature_service:
-            log.error("champion v%s of %s was trained on feature service %r, endpoint serves %r: refused",
-                      version, self.model_name, tag, self.feature_service)
+        if tag not in self.feature_services:
+            log.error("%s v%s of %s was trained on feature service %r, endpoint serves %s: refused",
+                      self.alias, version, self.model_name, tag, "/".join(self.feature_services))
             self._state = _State(version, tag, None, ServeError(
                 409, "feature_service_mismatch",
-                f"champion v{version} of {self.model_name!r} was trained on feature service {tag!r}, but this "
-                f"endpoint reads {self.feature_service!r}; refusing to score with it",
+                f"{self.alias} v{version} of {self.model_name!r} was trained on feature service {tag!r}, but this "
+                f"endpoint reads {' or '.join(map(repr, self.feature_services))}; refusing to score with it",
                 model_name=self.model_name, model_version=version, model_feature_service=tag,
-                feature_service=self.feature_service))
+                feature_services=list(self.feature_services)))
             return
         try:
             est = self._load(version)
@@ -320,10 +351,11 @@ class Scorer:
     def __init__(self, settings: Settings, serve_settings: ServeSettings) -> None:
         self.settings, self.ss = settings, serve_settings
         self.endpoints = endpoints(serve_settings)
-        self.slots = {k: ChampionSlot(e.model_name, e.feature_service, settings, serve_settings.champion_check_seconds)
+        self.slots = {k: ChampionSlot(e.model_name, e.feature_services, settings, serve_settings.champion_check_seconds)
                       for k, e in self.endpoints.items()}
         self._store = None
         self._store_lock = threading.Lock()
+        self._inputs: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
         self.where = online_store_location(settings)
         self.decisions = None
         if serve_settings.decision_log:
@@ -341,7 +373,7 @@ class Scorer:
 
             from riskpipe.models.registry import CHALLENGER
 
-            self.shadow_slots = {k: ChampionSlot(e.model_name, e.feature_service, settings,
+            self.shadow_slots = {k: ChampionSlot(e.model_name, e.feature_services, settings,
                                                  serve_settings.champion_check_seconds, alias=CHALLENGER)
                                  for k, e in self.endpoints.items()}
             self._shadow_pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="riskpipe-shadow")
@@ -362,20 +394,53 @@ class Scorer:
                     self._store = get_store(self.settings, project=self.ss.project)
         return self._store
 
-    def features(self, ep: Endpoint, row: dict[str, Any]) -> dict[str, Any]:
+    def service_inputs(self, service_name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(join keys, request fields) of a feature service, as registered (re-read when the registry
+        cache hands out a new service object)."""
+        from riskpipe.features.store import feature_service, request_fields, service_views
+
+        service = feature_service(self.store(), service_name)
+        cached = self._inputs.get(service_name)
+        if cached is None or cached[0] is not service:
+            views, odfvs = service_views(self.store(), service)
+            keys = tuple(sorted({k for fv, _ in views for k in fv.join_keys}))
+            cached = (service, keys, tuple(request_fields(odfv for odfv, _ in odfvs)))
+            self._inputs[service_name] = cached
+        return cached[1], cached[2]
+
+    def entity_for(self, service: str, entity: dict[str, Any]) -> dict[str, Any]:
+        """The entity row ``service`` reads (its join keys and request fields), or a 422 naming the
+        request fields it needs and the request lacks."""
+        from riskpipe.features.store import FeatureStoreError
+
+        try:
+            keys, fields = self.service_inputs(service)
+        except (FeatureStoreError, ConfigError) as err:
+            raise ServeError(503, "feature_store_error", str(err), online_store=self.where,
+                             feature_service=service, project=self.ss.project) from None
+        absent = [f for f in fields if f not in entity]
+        if absent:
+            raise ServeError(422, "missing_request_fields",
+                             f"feature service {service!r} reads request field(s) {', '.join(absent)}, which this "
+                             "request lacks" + (" (send bureau_pull: the bureau report pulled for the application)"
+                                                if any(f.startswith("pull_") for f in absent) else ""),
+                             feature_service=service, missing=absent)
+        return {k: entity[k] for k in (*keys, *fields) if k in entity}
+
+    def features(self, service: str, row: dict[str, Any]) -> dict[str, Any]:
         """The online feature vector of one entity row (first value of every column)."""
         from riskpipe.features.online import OnlineStoreUnavailable, online_features
         from riskpipe.features.store import FeatureStoreError
 
         try:
-            out = online_features(ep.feature_service, [row], settings=self.settings, store=self.store(),
+            out = online_features(service, [row], settings=self.settings, store=self.store(),
                                   project=self.ss.project)
         except OnlineStoreUnavailable as err:
             raise ServeError(503, "online_store_unavailable", str(err), online_store=self.where,
-                             feature_service=ep.feature_service) from None
+                             feature_service=service) from None
         except (FeatureStoreError, ConfigError) as err:
             raise ServeError(503, "feature_store_error", str(err), online_store=self.where,
-                             feature_service=ep.feature_service, project=self.ss.project) from None
+                             feature_service=service, project=self.ss.project) from None
         return {k: (v[0] if v else None) for k, v in out.items()}
 
     def score(self, key: str, body: _Body) -> ScoreResponse:
@@ -386,24 +451,26 @@ class Scorer:
         started = time.perf_counter()
         ep = self.endpoints[key]
         champ = self.slots[key].get()  # before the feature read: a refused model costs no read
-        entity = ep.entity_row(body)
-        row = {**entity, **self.features(ep, entity)}
+        service = champ.feature_service
+        given = ep.entity_row(body)
+        entity = self.entity_for(service, given)
+        row = {**entity, **self.features(service, entity)}
         feats = list(champ.estimator.features)
         absent = [f for f in feats if f not in row]
         if absent:
             raise ServeError(
                 409, "feature_mismatch",
                 f"champion v{champ.version} of {champ.model_name!r} needs feature(s) {absent} that feature service "
-                f"{ep.feature_service!r} does not provide", model_name=champ.model_name,
-                model_version=champ.version, feature_service=ep.feature_service)
+                f"{service!r} does not provide", model_name=champ.model_name,
+                model_version=champ.version, feature_service=service)
         try:  # one row as a float array: no DataFrame on the request path (same values, same errors)
             X = feature_values([row], feats)
             scored = score_values(champ.estimator, X)[0]
         except ScoringInputError as err:
             raise ServeError(409, "feature_mismatch", f"champion v{champ.version} of {champ.model_name!r} cannot "
-                             f"score the online features of {ep.feature_service!r}: {err}",
+                             f"score the online features of {service!r}: {err}",
                              model_name=champ.model_name, model_version=champ.version,
-                             feature_service=ep.feature_service) from None
+                             feature_service=service) from None
         nan = np.isnan(X[0])
         missing = [f for f, m in zip(feats, nan, strict=True) if m]
         decision_id = None
@@ -413,9 +480,9 @@ class Scorer:
             request = body.model_dump(mode="json")  # the writer process stores it as JSON text
             decision_id = self._log_decision("champion", None, key, champ, request_id, request, row, missing,
                                              scored, latency)
-            self._submit_shadow(key, champ.version, decision_id, row, request, request_id)
+            self._submit_shadow(key, champ, decision_id, given, row, request, request_id)
         return ScoreResponse(
-            model_name=champ.model_name, model_version=champ.version, feature_service=ep.feature_service,
+            model_name=champ.model_name, model_version=champ.version, feature_service=service,
             request_id=request_id, probability=scored.probability, score=scored.score, band=scored.band,
             reason_codes=scored.reason_codes, features_missing=missing, latency_ms=latency, decision_id=decision_id,
         )
@@ -431,15 +498,15 @@ class Scorer:
         self.decisions.append({
             "decision_id": decision_id, "decided_at": now, "role": role, "shadow_of": shadow_of, "endpoint": key,
             "model_name": model.model_name, "model_version": model.version, "model_run_id": model.run_id,
-            "feature_service": self.endpoints[key].feature_service, "request_id": request_id, "request": request,
+            "feature_service": model.feature_service, "request_id": request_id, "request": request,
             "features": row, "features_missing": missing, "probability": scored.probability,
             "score": scored.score, "band": scored.band, "reason_codes": list(scored.reason_codes),
             "latency_ms": latency_ms})
         return decision_id
 
     # ---- shadow challenger ------------------------------------------------------------------------
-    def _submit_shadow(self, key: str, champion_version: str, decision_id: str, row: dict[str, Any],
-                       request: dict[str, Any], request_id: str | None) -> None:
+    def _submit_shadow(self, key: str, champion: Champion, decision_id: str, given: dict[str, Any],
+                       row: dict[str, Any], request: dict[str, Any], request_id: str | None) -> None:
         if self._shadow_pool is None:
             return
         with self._shadow_lock:
@@ -448,14 +515,16 @@ class Scorer:
                 return
             self._shadow_pending += 1
         try:
-            self._shadow_pool.submit(self._shadow, key, champion_version, decision_id, row, request, request_id)
+            self._shadow_pool.submit(self._shadow, key, champion, decision_id, given, row, request, request_id)
         except RuntimeError:  # shutting down
             with self._shadow_lock:
                 self._shadow_pending -= 1
 
-    def _shadow(self, key: str, champion_version: str, decision_id: str, row: dict[str, Any], request: dict[str, Any],
-                request_id: str | None) -> None:
-        """Score the challenger on the champion's features and log it (role shadow); never raises."""
+    def _shadow(self, key: str, champion: Champion, decision_id: str, given: dict[str, Any], row: dict[str, Any],
+                request: dict[str, Any], request_id: str | None) -> None:
+        """Score the challenger and log it (role shadow); never raises. On the champion's feature row when
+        both use the same feature service, else on an online read of the challenger's own service (a
+        request without the fields that service reads is not shadowed)."""
         import numpy as np
 
         from riskpipe.models.explain import feature_values, score_values
@@ -466,8 +535,15 @@ class Scorer:
                 ch = self.shadow_slots[key].get()
             except ServeError:
                 return  # no challenger (or one that cannot serve this endpoint): nothing to shadow
-            if ch.version == champion_version:
+            if ch.version == champion.version:
                 return
+            if ch.feature_service != champion.feature_service:
+                try:
+                    entity = self.entity_for(ch.feature_service, given)
+                    row = {**entity, **self.features(ch.feature_service, entity)}
+                except ServeError as err:
+                    log.info("shadow %s v%s not scored: %s", ch.model_name, ch.version, err.body["detail"])
+                    return
             feats = list(ch.estimator.features)
             if any(f not in row for f in feats):
                 log.warning("shadow %s v%s needs features %s not served", ch.model_name, ch.version,
@@ -488,13 +564,14 @@ class Scorer:
         """Reachability of the online store: one bounded read of an entity nobody has, per service."""
         services = {}
         for ep in self.endpoints.values():
-            if ep.feature_service in services:
-                continue
-            try:
-                self.features(ep, dict(ep.probe_row))
-                services[ep.feature_service] = {"ok": True}
-            except ServeError as err:
-                services[ep.feature_service] = {"ok": False, **err.body}
+            for service in ep.feature_services:
+                if service in services:
+                    continue
+                try:
+                    self.features(service, self.entity_for(service, dict(ep.probe_row)))
+                    services[service] = {"ok": True}
+                except ServeError as err:
+                    services[service] = {"ok": False, **err.body}
         return {"ok": all(s["ok"] for s in services.values()), "online_store": self.where,
                 "project": self.ss.project, "feature_services": services}
 

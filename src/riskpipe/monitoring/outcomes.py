@@ -370,22 +370,36 @@ def _differs(served: Any, offline: Any, tol: float) -> tuple[bool, float]:
 
 def served_offline_skew(decisions: pd.DataFrame, spec: ModelSpec, settings: Settings,
                         ms: MonitorSettings | None = None, *, store: Any = None) -> pd.DataFrame:
-    """Per feature of the model's feature service: how many decisions were compared, the share whose
-    served value differs from the offline point-in-time value at ``decided_at`` (beyond
+    """Per feature of the feature service each decision was served on (the decision's
+    ``feature_service``; the model's, for a record without one): how many decisions were compared, the
+    share whose served value differs from the offline point-in-time value at ``decided_at`` (beyond
     ``skew_tolerance``), the largest absolute difference, and ``alert`` when the share exceeds
-    ``skew_max_mismatch_share``."""
-    from riskpipe.features.store import feature_service, get_store
-    from riskpipe.features.training import EVENT_TS, build_training_set
+    ``skew_max_mismatch_share``. A model whose champion moved to a newer service has rows for both."""
+    from riskpipe.features.store import get_store
 
     ms = ms or get_monitor_settings()
     store = store or get_store(settings)
-    service = feature_service(store, spec.feature_service)
+    services = decisions["feature_service"].fillna(spec.feature_service) if "feature_service" in decisions \
+        else pd.Series(spec.feature_service, index=decisions.index)
+    frames = [_service_skew(group.reset_index(drop=True), name, settings, ms, store)
+              for name, group in decisions.groupby(services, sort=True)]
+    cols = [c for c in SKEW_COLUMNS if c != "decision_day"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def _service_skew(decisions: pd.DataFrame, service_name: str, settings: Settings, ms: MonitorSettings,
+                  store: Any) -> pd.DataFrame:
+    """:func:`served_offline_skew` for the decisions served on one feature service."""
+    from riskpipe.features.store import feature_service
+    from riskpipe.features.training import EVENT_TS, build_training_set
+
+    service = feature_service(store, service_name)
     names = [f.name for p in service.feature_view_projections for f in p.features]
     served = [json.loads(f) for f in decisions["features"]]
     entity_cols = sorted({k for row in served for k in row} - set(names))
     ents = pd.DataFrame([{k: row.get(k) for k in entity_cols} for row in served])
     ents[EVENT_TS] = pd.to_datetime(decisions["decided_at"], utc=True).to_numpy()
-    offline = build_training_set(spec.feature_service, ents, settings=settings, store=store).frame
+    offline = build_training_set(service_name, ents, settings=settings, store=store).frame
     versions = ",".join(sorted(set(decisions["model_version"].astype(str))))
     rows = []
     for f in names:

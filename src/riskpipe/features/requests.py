@@ -1,0 +1,94 @@
+"""Request-time fields a training set, a declined set or a batch population must carry, rebuilt from the lake.
+
+At serving time the client sends them with the request (``riskpipe serve``); offline they are columns of
+the entity frame (Feast runs the on-demand views on them). Fields that are facts of the observation
+itself (``requested_amount``) come with the label table or the silver population. Fields the lender
+fetched from elsewhere at decision time come from here: one function per Feast request source, keyed by
+its name in :data:`PROVIDERS`, called by :func:`riskpipe.features.training.build_training_set` for a
+source the entity frame lacks, so the same definition feeds training, reject inference and batch scoring.
+
+- ``bureau_pull_request`` (credit_pd_v2): the credit bureau report pulled at application. Offline it is
+  the bureau feed's report whose ``as_of_date`` is the application's UTC day, matched on the conformed
+  ``customer_id``; of several that day, the highest ``report_id`` (the feed's latest version); with a
+  ``known_by`` time, only reports the lake held by then (``known_at``), so a rerun with the same
+  ``known_by`` reads the same values. No such report: every ``pull_*`` is null.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pandas as pd
+
+from riskpipe.errors import ConfigError
+from riskpipe.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: the bureau fields of the pull, as in feature_repo/on_demand.py (request fields ``pull_<field>``)
+BUREAU_PULL_FIELDS = ("bureau_score", "open_accounts", "total_balance", "delinquencies_24m", "inquiries_6m",
+                      "oldest_account_months")
+PULL_COLUMNS = tuple(f"pull_{f}" for f in BUREAU_PULL_FIELDS)
+
+
+class RequestFieldsError(ConfigError):
+    """The lake cannot supply a request source's fields (no such dataset, wrong columns)."""
+
+
+def bureau_pull(rows: pd.DataFrame, settings: Settings, time_column: str = "feature_ts",
+                known_by: dt.datetime | None = None) -> pd.DataFrame:
+    """``rows`` (``customer_id``, the application time in ``time_column``) plus ``pull_*``: the
+    application day's bureau report."""
+    root = settings.silver / "bureau"
+    files = sorted(root.glob("dt=*/*.parquet"))
+    if not files:
+        raise RequestFieldsError(f"the bureau pull needs the silver bureau dataset; no partition under {root}")
+    cols = ["customer_id", "as_of_date", "report_id", "known_at", *BUREAU_PULL_FIELDS]
+    try:
+        reports = pd.concat([pd.read_parquet(f, columns=cols) for f in files], ignore_index=True)
+    except (KeyError, ValueError) as err:  # pyarrow names the missing column
+        raise RequestFieldsError(f"{root}: silver bureau lacks a column of the pull ({', '.join(cols)}): {err}") from None
+    reports = reports.dropna(subset=["customer_id", "as_of_date", "report_id"])
+    if known_by is not None:
+        reports = reports[pd.to_datetime(reports["known_at"], utc=True) <= pd.Timestamp(known_by)]
+    reports = reports.sort_values("report_id", kind="stable").drop_duplicates(["customer_id", "as_of_date"],
+                                                                              keep="last")
+    reports = reports.assign(_day=pd.to_datetime(reports["as_of_date"]).dt.date)[["customer_id", "_day",
+                                                                                   *BUREAU_PULL_FIELDS]]
+    reports = reports.rename(columns=dict(zip(BUREAU_PULL_FIELDS, PULL_COLUMNS, strict=True)))
+    day = pd.to_datetime(rows[time_column], utc=True).dt.date
+    joined = rows[["customer_id"]].assign(_day=day.to_numpy()).merge(reports, on=["customer_id", "_day"], how="left")
+    if len(joined) != len(rows):  # cannot happen after drop_duplicates; a silent fan-out would be worse
+        raise RequestFieldsError(f"the bureau pull changed the row count ({len(rows)} -> {len(joined)})")
+    out = rows.drop(columns=[c for c in PULL_COLUMNS if c in rows.columns])
+    for c in PULL_COLUMNS:
+        out[c] = joined[c].astype("float64").to_numpy()
+    log.info("bureau pull: %d of %d rows have the application day's report", int(joined[PULL_COLUMNS[0]].notna().sum()),
+             len(rows))
+    return out
+
+
+#: Feast request source -> the function that rebuilds its fields for entity rows from the lake
+PROVIDERS: dict[str, Callable[..., pd.DataFrame]] = {"bureau_pull_request": bureau_pull}
+
+
+def with_request_fields(rows: pd.DataFrame, odfvs: Iterable[Any], settings: Settings, time_column: str,
+                        known_by: dt.datetime | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """``rows`` (observation time in ``time_column``) plus the fields of every request source of
+    ``odfvs`` (on-demand views) that they lack and a provider supplies, and the names of the sources
+    so rebuilt.
+
+    A source whose fields are all present is left alone (a caller that has them, e.g. logged decisions,
+    keeps its own); one without a provider is left to the caller's check, which names the missing columns.
+    """
+    rebuilt = []
+    sources = {rs.name: [f.name for f in rs.schema] for odfv in odfvs for rs in odfv.source_request_sources.values()}
+    for name, fields in sorted(sources.items()):
+        if all(f in rows.columns for f in fields) or name not in PROVIDERS:
+            continue
+        rows = PROVIDERS[name](rows, settings, time_column, known_by)
+        rebuilt.append(name)
+    return rows, rebuilt
