@@ -4,7 +4,8 @@ The packaged early_warning label (an active loan 30+ days past due on some day o
 in the world of ``bench_quality_credit``: credit time compressed (installments every 16 days, a
 defaulter's loan 30+ days past due within 79 days of its application), every source ingested behind
 the quality gates for the application days, then the repayments feed (with the applications and
-customers its loans need) until the last feature date's window has passed. Then dbt indicators,
+customers its loans need, and the bureau feed: ``bench_quality_credit.LATER_SOURCES``) until the last
+feature date's window has passed. Then dbt indicators,
 graph features and the feature gates for each feature date, the Feast definitions, and
 ``train_from_store("early_warning")`` on the early_warning_v1 service, with every label matured.
 

@@ -7,7 +7,12 @@ from feature_views import (
     customer_graph_daily,
     loan_early_warning_daily,
 )
-from on_demand import credit_pull_features, credit_request_features, fraud_request_features
+from on_demand import (
+    credit_profile_features,
+    credit_pull_features,
+    credit_request_features,
+    fraud_request_features,
+)
 
 _OWNER = "risk-data-eng@riskpipe.example"
 
@@ -21,10 +26,12 @@ credit_pd_v1 = FeatureService(
 
 credit_pd_v2 = FeatureService(
     name="credit_pd_v2",
-    features=[customer_credit_daily, customer_graph_daily, credit_request_features, credit_pull_features],
+    features=[customer_credit_daily, customer_graph_daily, credit_request_features, credit_pull_features,
+              credit_profile_features],
     description="Application-time credit default (PD) model, version 2: version 1 plus the bureau report "
-    "pulled at application. Request fields: requested_amount and pull_bureau_score, pull_open_accounts, "
-    "pull_total_balance, pull_delinquencies_24m, pull_inquiries_6m, pull_oldest_account_months.",
+    "pulled at application and the employment status and region as flags. Request fields: requested_amount "
+    "and pull_bureau_score, pull_open_accounts, pull_total_balance, pull_delinquencies_24m, pull_inquiries_6m, "
+    "pull_oldest_account_months.",
     owner=_OWNER,
     tags={"owner": "credit-scoring", "model": "credit_pd", "version": "2"},
 )

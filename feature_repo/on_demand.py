@@ -10,7 +10,9 @@ from feast.types import Float64, Int64, String
 from feature_views import customer_credit_daily, customer_fraud_daily
 
 # the bureau pull's fields (request fields pull_<field>), which training sets rebuild from the lake
+from riskpipe.features.config import repo_settings
 from riskpipe.features.requests import BUREAU_PULL_FIELDS
+from riskpipe.sources.config import load_sources
 
 _OWNER = "risk-data-eng@riskpipe.example"
 
@@ -152,4 +154,36 @@ def credit_pull_features(inputs: dict) -> dict:
         None if pulled is None or stored is None else pulled - stored
         for pulled, stored in zip(out["bureau_score_at_application"], map(number, inputs["bureau_score"]),
                                   strict=True)]
+    return out
+
+
+def _categories(source: str, column: str) -> tuple[str, ...]:
+    """The values the source contract (sources.yml) allows in a column, as flag-name suffixes."""
+    allowed = next(c.allowed for c in load_sources(repo_settings().sources_file)[source].landing.columns
+                   if c.name == column)
+    return tuple(str(v).lower() for v in allowed)
+
+
+EMPLOYMENT_STATUSES = _categories("customers", "employment_status")
+REGIONS = _categories("customers", "region")
+
+
+@on_demand_feature_view(
+    sources=[customer_credit_daily[["employment_status", "region"]]],
+    schema=[*(Field(name=f"employment_{v}", dtype=Int64) for v in EMPLOYMENT_STATUSES),
+            *(Field(name=f"region_{v}", dtype=Int64) for v in REGIONS)],
+    mode="python",
+    description="The customer's employment status and region as 0/1 flags, one per value the source "
+    "contract allows (employment_<status>, region_<region>, lower case; all null when the stored value is "
+    "unknown): the models read numbers, and a category they cannot see is risk they cannot rank.",
+    owner=_OWNER,
+    tags={"owner": "credit-scoring", "models": "credit_pd"},
+)
+def credit_profile_features(inputs: dict, employment=EMPLOYMENT_STATUSES, regions=REGIONS) -> dict:
+    # the category lists travel with the UDF as default values (Feast ships it alone, with dill)
+    out = {}
+    for prefix, values, column in (("employment", employment, "employment_status"), ("region", regions, "region")):
+        given = [v.strip().lower() if isinstance(v, str) and v.strip() else None for v in inputs[column]]
+        for value in values:
+            out[f"{prefix}_{value}"] = [None if g is None else int(g == value) for g in given]
     return out

@@ -165,7 +165,7 @@ def test_feast_cli_plan_with_production_yaml(tmp_path, redis_available, feast_pg
         applied = get_store(settings, project=project)  # a new reader of the registry
         assert {sv.name for sv in applied.list_feature_services()} == {"credit_pd_v1", "credit_pd_v2", "fraud_v1", "early_warning_v1"}
         assert {v.name for v in applied.list_on_demand_feature_views()} == {
-            "fraud_request_features", "credit_request_features", "credit_pull_features"}
+            "fraud_request_features", "credit_request_features", "credit_pull_features", "credit_profile_features"}
     finally:
         drop_project(store)
     assert project not in registry_projects(feast_pg_url)

@@ -327,6 +327,14 @@ def test_credit_pd_v2_rebuilds_the_bureau_pull_point_in_time_and_scores_on_it(lo
     np.testing.assert_allclose(ts.loc[both, "bureau_score_change"],
                                ts.loc[both, "pull_bureau_score"] - ts.loc[both, "bureau_score"])
     assert ts.loc[~pulled, "bureau_score_change"].isna().all()
+    # the categories the models could not read before, as one flag per value of the source contract
+    flags = ts[[f"employment_{v}" for v in ("employed", "self_employed", "unemployed", "retired", "student")]]
+    known = ts["employment_status"].notna()
+    assert known.all() and (flags.sum(axis=1) == 1).all()
+    assert (flags.idxmax(axis=1).str.removeprefix("employment_") == ts["employment_status"]).all()
+    assert {f"employment_{v}" for v in ts["employment_status"].unique()} <= set(r.features)
+    regions = ts[[c for c in ts.columns if c.startswith("region_")]]
+    assert regions.shape[1] == 5 and (regions.idxmax(axis=1).str.removeprefix("region_") == ts["region"].str.lower()).all()
     # the model reads the features, never the raw request fields
     assert "bureau_score_at_application" in r.features and not set(PULL_COLUMNS) & set(r.features)
     assert set(credit_plain.features) < set(r.features)

@@ -395,16 +395,18 @@ class Scorer:
         return self._store
 
     def service_inputs(self, service_name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """(join keys, request fields) of a feature service, as registered (re-read when the registry
-        cache hands out a new service object)."""
+        """(join keys, request fields) of a feature service, as registered; looked up again only when
+        the service's views change (not on every registry cache refresh: that would put view lookups
+        on the request path every few seconds)."""
         from riskpipe.features.store import feature_service, request_fields, service_views
 
         service = feature_service(self.store(), service_name)
+        views_read = tuple(p.name for p in service.feature_view_projections)
         cached = self._inputs.get(service_name)
-        if cached is None or cached[0] is not service:
+        if cached is None or cached[0] != views_read:
             views, odfvs = service_views(self.store(), service)
             keys = tuple(sorted({k for fv, _ in views for k in fv.join_keys}))
-            cached = (service, keys, tuple(request_fields(odfv for odfv, _ in odfvs)))
+            cached = (views_read, keys, tuple(request_fields(odfv for odfv, _ in odfvs)))
             self._inputs[service_name] = cached
         return cached[1], cached[2]
 
