@@ -135,25 +135,19 @@ bureau_pull_request = RequestSource(
             Field(name="bureau_score_change", dtype=Float64)],
     mode="python",
     description="The bureau report pulled at application, field by field (<field>_at_application; null when "
-    "no report or a value that is not a finite number), and bureau_score_change: its score minus the stored "
+    "no report or no value), and bureau_score_change: its score minus the stored "
     "bureau_score (the latest report the lake held before the feature date; null when either is unknown).",
     owner=_OWNER,
     tags={"owner": "credit-scoring", "models": "credit_pd"},
 )
 def credit_pull_features(inputs: dict) -> dict:
-    def number(v):  # a finite float or None; defined inside: Feast ships the UDF alone (dill)
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            return None
-        return f if f == f and f not in (float("inf"), float("-inf")) else None
-
-    out = {f"{k.removeprefix('pull_')}_at_application": [number(v) for v in values]
+    # numeric inputs (Float64 request fields, the stored Int64 score): missing arrives as None online and
+    # as NaN offline (v != v), both become null
+    out = {f"{k.removeprefix('pull_')}_at_application": [None if v is None or v != v else float(v) for v in values]
            for k, values in inputs.items() if k.startswith("pull_")}
-    out["bureau_score_change"] = [
-        None if pulled is None or stored is None else pulled - stored
-        for pulled, stored in zip(out["bureau_score_at_application"], map(number, inputs["bureau_score"]),
-                                  strict=True)]
+    stored = [None if v is None or v != v else float(v) for v in inputs["bureau_score"]]
+    out["bureau_score_change"] = [None if p is None or s is None else p - s
+                                  for p, s in zip(out["bureau_score_at_application"], stored, strict=True)]
     return out
 
 
