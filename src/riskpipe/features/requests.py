@@ -46,9 +46,16 @@ def bureau_pull(rows: pd.DataFrame, settings: Settings, time_column: str = "feat
     files = sorted(root.glob("dt=*/*.parquet"))
     if not files:
         raise RequestFieldsError(f"the bureau pull needs the silver bureau dataset; no partition under {root}")
+    day = pd.to_datetime(rows[time_column], utc=True).dt.date
+    # only what can match: a report lands on or after its as_of_date, so partitions before the first
+    # application day cannot hold one, and rows outside the days are filtered in the read
+    first, last = (day.min(), day.max()) if len(rows) else (dt.date.max, dt.date.min)
+    files = [f for f in files if f.parent.name.removeprefix("dt=") >= first.isoformat()] or files[-1:]
     cols = ["customer_id", "as_of_date", "report_id", "known_at", *BUREAU_PULL_FIELDS]
     try:
-        reports = pd.concat([pd.read_parquet(f, columns=cols) for f in files], ignore_index=True)
+        reports = pd.concat([pd.read_parquet(f, columns=cols, filters=[("as_of_date", ">=", first),
+                                                                       ("as_of_date", "<=", last)])
+                             for f in files], ignore_index=True)
     except (KeyError, ValueError) as err:  # pyarrow names the missing column
         raise RequestFieldsError(f"{root}: silver bureau lacks a column of the pull ({', '.join(cols)}): {err}") from None
     reports = reports.dropna(subset=["customer_id", "as_of_date", "report_id"])
@@ -59,7 +66,6 @@ def bureau_pull(rows: pd.DataFrame, settings: Settings, time_column: str = "feat
     reports = reports.assign(_day=pd.to_datetime(reports["as_of_date"]).dt.date)[["customer_id", "_day",
                                                                                    *BUREAU_PULL_FIELDS]]
     reports = reports.rename(columns=dict(zip(BUREAU_PULL_FIELDS, PULL_COLUMNS, strict=True)))
-    day = pd.to_datetime(rows[time_column], utc=True).dt.date
     joined = rows[["customer_id"]].assign(_day=day.to_numpy()).merge(reports, on=["customer_id", "_day"], how="left")
     if len(joined) != len(rows):  # cannot happen after drop_duplicates; a silent fan-out would be worse
         raise RequestFieldsError(f"the bureau pull changed the row count ({len(rows)} -> {len(joined)})")
