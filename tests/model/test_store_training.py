@@ -174,6 +174,10 @@ def test_cli_trains_and_scores_a_model_on_the_store(store_env, monkeypatch, tmp_
         # no champion yet: scoring with it is a clear error, not an empty file
         bad = CliRunner().invoke(app, ["score", "--model", "fraud", "--date", last.isoformat()])
         assert bad.exit_code != 0 and "champion" in str(bad.exception)
+        # --feature-service picks among the model's declared services only
+        bad = CliRunner().invoke(app, [*args[:-1], "--feature-service", "credit_pd_v2"])
+        assert bad.exit_code != 0 and "fraud trains and scores on feature service(s) fraud_v1, not 'credit_pd_v2'" \
+            in str(bad.exception)
     finally:
         reset_settings()
         get_model_settings.cache_clear()
