@@ -183,8 +183,8 @@ def build_training_set(
     for derived in DERIVED_REQUEST_FIELDS & set(req_fields) - set(df.columns):
         df[derived] = ((df[EVENT_TS] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
     # fields the lender fetched at decision time (the bureau pull): rebuilt from the lake when absent
-    df, rebuilt = with_request_fields(df, (odfv for odfv, _ in odfvs), settings, EVENT_TS,
-                                      request_known_by or labels_known_by)
+    known_by = request_known_by or labels_known_by
+    df, rebuilt = with_request_fields(df, (odfv for odfv, _ in odfvs), settings, EVENT_TS, known_by)
     missing_req = [f for f in req_fields if f not in df.columns]
     if missing_req:
         raise ConfigError(f"feature service {service_name} has request-time features that need the entity "
@@ -222,7 +222,7 @@ def build_training_set(
         "features": features,
         "request_fields": req_fields,
         "request_sources_rebuilt": rebuilt,
-        "request_known_by": (request_known_by or labels_known_by).isoformat() if rebuilt and (request_known_by or labels_known_by) else None,
+        "request_known_by": known_by.isoformat() if rebuilt and known_by else None,
         "entities": entity_meta,
         "event_time": {"column": ev, "min": first.isoformat(), "max": last.isoformat()},
         "labels_known_by": labels_known_by.isoformat() if labels_known_by else None,

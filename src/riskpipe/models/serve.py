@@ -355,7 +355,8 @@ class Scorer:
                       for k, e in self.endpoints.items()}
         self._store = None
         self._store_lock = threading.Lock()
-        self._inputs: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+        #: service -> (its views' names, join keys, request fields): see service_inputs
+        self._inputs: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
         self.where = online_store_location(settings)
         self.decisions = None
         if serve_settings.decision_log:
