@@ -313,8 +313,12 @@ def test_credit_pd_v2_rebuilds_the_bureau_pull_point_in_time_and_scores_on_it(lo
     assert manifest["request_sources_rebuilt"] == ["bureau_pull_request"]
     assert manifest["request_known_by"] == CREDIT_AS_OF.isoformat()
     ts = pd.read_parquet(r.extra["training_set"])
-    # the same accepts as on v1, with the pull beside them: the report of the application day
+    # its own file (v1's, which v1's manifest points to, is intact) with the same accepts as on v1 and
+    # the pull beside them: the report of the application day
+    assert r.extra["training_set"].endswith(f"credit_pd-{FIRST}-{LAST}-credit_pd_v2.parquet")
     v1 = pd.read_parquet(credit_plain.extra["training_set"])
+    assert "pull_bureau_score" not in v1.columns and _manifest(credit_plain)["output"]["sha256"] == \
+        __import__("hashlib").sha256(open(credit_plain.extra["training_set"], "rb").read()).hexdigest()
     assert ts["application_id"].tolist() == v1["application_id"].tolist()
     expected = _expected_pull(s, ts, CREDIT_AS_OF)
     pd.testing.assert_frame_equal(ts[list(PULL_COLUMNS)].astype("float64"), expected, check_names=False)
@@ -340,7 +344,7 @@ def test_credit_pd_v2_rebuilds_the_bureau_pull_point_in_time_and_scores_on_it(lo
     assert set(credit_plain.features) < set(r.features)
 
     # the declined applications get the same rebuild (reject inference trains on them)
-    declined = pd.read_parquet(s.runs / "training_sets" / f"credit_pd-{FIRST}-{LAST}-declined.parquet")
+    declined = pd.read_parquet(s.runs / "training_sets" / f"credit_pd-{FIRST}-{LAST}-credit_pd_v2-declined.parquet")
     assert len(declined) > 0 and r.extra["n_rejects_train"] > 0
     pd.testing.assert_frame_equal(declined[list(PULL_COLUMNS)].astype("float64"),
                                   _expected_pull(s, declined, CREDIT_AS_OF), check_names=False)

@@ -98,6 +98,14 @@ class ModelSpec:
 
         return get_model_settings().feature_services.get(self.name, self.feature_services[0])
 
+    def training_set_name(self, service: str, first: dt.date, last: dt.date, kind: str = "") -> str:
+        """File stem of a training set under ``<runs>/training_sets``: ``<model>-<first>-<last>``, then
+        ``-<service>`` unless it is the model's first service (one set per service: a v2 training must
+        not overwrite the file a v1 version's manifest points to), then ``-<kind>`` (declined, served)."""
+        parts = [self.name, str(first), str(last), *([service] if service != self.feature_services[0] else []),
+                 *([kind] if kind else [])]
+        return "-".join(parts)
+
     def check_service(self, service: str) -> str:
         """``service`` if this model may use it, else an error naming the ones it may."""
         if service not in self.feature_services:
@@ -341,7 +349,7 @@ def train_from_store(
         raise TrainInputError(f"unknown training population {population!r}; one of {', '.join(TRAIN_POPULATIONS)}")
     label_facts: dict[str, Any] = {**defn.manifest(), "file": definitions_file(s), "label_rows": counts,
                                    "population": population}
-    suffix = ""
+    kind = ""
     if population == "served":
         labels, served = served_rows(spec, labels, s, dt.timedelta(hours=mset.served_max_lag_hours), as_of)
         label_facts["served_rows"] = served
@@ -353,8 +361,8 @@ def train_from_store(
                                   f"{mset.served_max_lag_hours:g} h after the observation")
         log.info("%s: served population: %d of %d usable labels had a champion decision (%d outside the window)",
                  spec.name, served["served"], served["label_rows"], served["decision_outside_window"])
-        suffix = "-served"
-    out = s.runs / "training_sets" / f"{spec.name}-{first}-{last}{suffix}.parquet"
+        kind = "served"
+    out = s.runs / "training_sets" / f"{spec.training_set_name(service, first, last, kind)}.parquet"
     ts = build_training_set(service, labels, settings=s, labels_known_by=as_of, out=out,
                             label_definition=label_facts)
     df = ts.frame

@@ -188,7 +188,7 @@ def declined_training_set(spec, first: dt.date, last: dt.date, as_of: dt.datetim
     the accepts' labels must have), with the features of ``spec``'s service as of each application
     (the same Feast point-in-time join as the accepts, on ``service``, default the model's, with its
     request fields rebuilt as known by ``as_of`` where silver lacks them) and a null label; written next to the
-    accepts' training set as ``<model>-<first>-<last>-declined.parquet``. None when none matured."""
+    accepts' training set as ``<model>-<first>-<last>[-<service>]-declined.parquet``. None when none matured."""
     from riskpipe.features.training import build_training_set
 
     if spec.name not in TTD_MODELS:
@@ -199,6 +199,6 @@ def declined_training_set(spec, first: dt.date, last: dt.date, as_of: dt.datetim
     ents = ents[pd.to_datetime(ents["feature_ts"], utc=True) + window <= pd.Timestamp(as_of)].reset_index(drop=True)
     if ents.empty:
         return None
-    out = settings.runs / "training_sets" / f"{spec.name}-{first}-{last}-declined.parquet"
-    return build_training_set(spec.check_service(service or spec.feature_service), ents, settings=settings,
-                              out=out, request_known_by=as_of).frame
+    service = spec.check_service(service or spec.feature_service)
+    out = settings.runs / "training_sets" / f"{spec.training_set_name(service, first, last, 'declined')}.parquet"
+    return build_training_set(service, ents, settings=settings, out=out, request_known_by=as_of).frame
