@@ -365,3 +365,71 @@ def test_credit_pd_v2_rebuilds_the_bureau_pull_point_in_time_and_scores_on_it(lo
     with pytest.raises(TrainInputError, match="credit_pd_v1, credit_pd_v2, not 'fraud_v1'"):
         train_from_store("credit_pd", start=FIRST, end=LAST, as_of=CREDIT_AS_OF, settings=s,
                          feature_service="fraud_v1")
+
+
+@pytest.fixture
+def loan_decisions(loan_env):
+    """loan_env whose decision log and outcomes (none before) are removed after the test."""
+    import shutil
+
+    from riskpipe.monitoring.outcomes import outcomes_root
+
+    made = [p for p in (loan_env.decisions, outcomes_root(loan_env)) if not p.exists()]
+    assert len(made) == 2, "loan_world holds decisions already"
+    yield loan_env
+    for p in made:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def test_served_population_on_v2_trains_on_the_pull_each_decision_logged(loan_decisions, credit_v2):
+    """Retraining credit_pd_v2 on its served population reads the bureau pull as each decision logged it
+    (what the model saw, even where the lake now says otherwise), and rebuilds it from the lake only for
+    decisions served on credit_pd_v1 (which carried none)."""
+    from riskpipe.features.requests import PULL_COLUMNS
+    from riskpipe.models.decisions import DecisionLog, to_json
+    from riskpipe.models.labels import training_rows
+    from riskpipe.monitoring import outcomes as O
+
+    s = loan_decisions
+    spec = MODEL_SPECS["credit_pd"]
+    labels, _ = read_labels(spec, FIRST, LAST, s)
+    usable, _ = training_rows(label_definition("credit_pd", s), labels, CREDIT_AS_OF)
+    usable = usable.sort_values("application_id", ignore_index=True)
+    decided = pd.to_datetime(usable["feature_ts"], utc=True) + pd.Timedelta(seconds=30)
+    lake = _expected_pull(s, usable.assign(feature_ts=decided), CREDIT_AS_OF)
+    kind = np.arange(len(usable)) % 3  # 0: v2, a pull the lake does not have; 1: v2, an empty pull; 2: v1
+    logged = lake + 0.5
+    logged.loc[logged["pull_bureau_score"].isna(), list(PULL_COLUMNS)] = [612.0, 3, 1500.0, 0, 1, 80]
+    records = []
+    for i, (app, cust, at) in enumerate(zip(usable["application_id"], usable["customer_id"], decided, strict=True)):
+        request = {"application_id": app, "customer_id": cust, "requested_amount": 1000.0}
+        pull = {0: logged.iloc[i].to_dict(), 1: dict.fromkeys(PULL_COLUMNS), 2: {}}[kind[i]]
+        records.append({
+            "decision_id": f"{at:%Y%m%d}-{i:032x}", "decided_at": at.to_pydatetime(), "role": "champion",
+            "shadow_of": None, "endpoint": "credit_pd", "model_name": "credit_pd", "model_version": "1",
+            "model_run_id": "r", "feature_service": "credit_pd_v1" if kind[i] == 2 else "credit_pd_v2",
+            "request_id": None, "request": to_json(request), "features": to_json({**request, **pull}),
+            "features_missing": [], "probability": 0.05, "score": 650.0, "band": "approve", "reason_codes": [],
+            "latency_ms": 1.0})
+    log = DecisionLog(s.decisions, flush_seconds=3600)
+    for rec in records:
+        log.append(rec)
+    log.close()
+    assert log.written == len(records)
+    for d in O.decision_days(s, "credit_pd"):
+        O.join_outcomes(d, "credit_pd", s)
+
+    r = _train("credit_pd", s, as_of=CREDIT_AS_OF, feature_service="credit_pd_v2", population="served")
+    assert r.extra["training_set"].endswith("-credit_pd_v2-served.parquet")
+    ts = pd.read_parquet(r.extra["training_set"]).set_index("application_id").loc[usable["application_id"]]
+    assert (pd.to_datetime(ts["feature_ts"], utc=True).to_numpy() == decided.to_numpy()).all()
+    expected = pd.concat([logged[kind == 0], lake[kind == 1] * np.nan, lake[kind == 2]]).sort_index()
+    pd.testing.assert_frame_equal(ts[list(PULL_COLUMNS)].reset_index(drop=True).astype("float64"), expected,
+                                  check_names=False)
+    # the logged pulls differ from the lake's, so the features follow the log, not a rebuild
+    assert (ts["pull_bureau_score"].to_numpy()[kind == 0] != lake["pull_bureau_score"].to_numpy()[kind == 0]).all()
+    np.testing.assert_array_equal(ts["bureau_score_at_application"], ts["pull_bureau_score"])
+    manifest = _manifest(r)
+    assert manifest["request_rows_logged"] == {"bureau_pull_request": int((kind < 2).sum())}
+    assert manifest["request_sources_rebuilt"] == ["bureau_pull_request"]  # the v1 decisions' rows
+    assert manifest["label_definition"]["served_rows"]["served"] == len(usable)

@@ -12,6 +12,11 @@ source the entity frame lacks, so the same definition feeds training, reject inf
   ``customer_id``; of several that day, the highest ``report_id`` (the feed's latest version); with a
   ``known_by`` time, only reports the lake held by then (``known_at``), so a rerun with the same
   ``known_by`` reads the same values. No such report: every ``pull_*`` is null.
+
+A training set of served decisions (the served population, :func:`riskpipe.models.flows.served_rows`)
+takes the fields as the decision logged them instead (:func:`logged_request_fields`): what the model
+saw, not the lake's later view. Rows whose decision did not carry a source's fields (served on a service
+without them) are rebuilt from the lake, and the manifest counts both.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from riskpipe.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: the bureau fields of the pull, as in feature_repo/on_demand.py (request fields ``pull_<field>``)
+#: the bureau fields of the pull (feature_repo/on_demand.py declares its request source from them: request
+#: fields ``pull_<field>``)
 BUREAU_PULL_FIELDS = ("bureau_score", "open_accounts", "total_balance", "delinquencies_24m", "inquiries_6m",
                       "oldest_account_months")
 PULL_COLUMNS = tuple(f"pull_{f}" for f in BUREAU_PULL_FIELDS)
@@ -81,20 +87,80 @@ def bureau_pull(rows: pd.DataFrame, settings: Settings, time_column: str = "feat
 PROVIDERS: dict[str, Callable[..., pd.DataFrame]] = {"bureau_pull_request": bureau_pull}
 
 
-def with_request_fields(rows: pd.DataFrame, odfvs: Iterable[Any], settings: Settings, time_column: str,
-                        known_by: dt.datetime | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """``rows`` (observation time in ``time_column``) plus the fields of every request source of
-    ``odfvs`` (on-demand views) that they lack and a provider supplies, and the names of the sources
-    so rebuilt.
+def logged_column(source: str) -> str:
+    """The entity column marking rows whose ``source`` fields are as a decision logged them (True) or
+    to be rebuilt from the lake (False)."""
+    return f"_logged:{source}"
 
-    A source whose fields are all present is left alone (a caller that has them, e.g. logged decisions,
-    keeps its own); one without a provider is left to the caller's check, which names the missing columns.
-    """
-    rebuilt = []
-    sources = {rs.name: [f.name for f in rs.schema] for odfv in odfvs for rs in odfv.source_request_sources.values()}
+
+def _sources(odfvs: Iterable[Any]) -> dict[str, list[str]]:
+    return {rs.name: [f.name for f in rs.schema] for odfv in odfvs for rs in odfv.source_request_sources.values()}
+
+
+def logged_request_fields(rows: pd.DataFrame, odfvs: Iterable[Any], decisions_root: Any) -> pd.DataFrame:
+    """``rows`` (a ``decision_id`` column: served decisions) plus, for every request source of ``odfvs``
+    (on-demand views) with a provider, its fields as the decision logged them (the record's ``features``:
+    the values the model saw) and :func:`logged_column`: True where the record holds every field of the
+    source (a field logged as null is a null the model saw: the pull found no report), False where it
+    holds none of them (the decision was served on a service without the source), so
+    :func:`with_request_fields` rebuilds those rows. A record with some of the fields only, or a
+    decision id with no record, is an error: the log is the evidence of what was served."""
+    import json
+
+    from riskpipe.models.decisions import read_decisions
+
+    sources = {n: f for n, f in _sources(odfvs).items() if n in PROVIDERS}
+    if not sources:
+        return rows
+    ids = rows["decision_id"].astype(str)
+    logged = read_decisions(decisions_root, decision_ids=ids, columns=["decision_id", "features"])
+    logged = logged.drop_duplicates("decision_id").set_index("decision_id")["features"]
+    absent = sorted(set(ids) - set(logged.index))
+    if absent:
+        raise RequestFieldsError(f"{len(absent)} served decision(s) have no record in {decisions_root} "
+                                 f"(e.g. {absent[0]}): their request fields cannot be taken as logged")
+    seen = [json.loads(logged[i]) for i in ids]
+    out = rows.copy()
     for name, fields in sorted(sources.items()):
-        if all(f in rows.columns for f in fields) or name not in PROVIDERS:
+        carried = [sum(f in row for f in fields) for row in seen]
+        partial = [i for i, n in zip(ids, carried, strict=True) if 0 < n < len(fields)]
+        if partial:
+            raise RequestFieldsError(f"{len(partial)} logged decision(s) hold some of the fields of {name} "
+                                     f"({', '.join(fields)}) but not all (e.g. {partial[0]})")
+        has = [n == len(fields) for n in carried]
+        for f in fields:
+            values = [row.get(f) if h else None for row, h in zip(seen, has, strict=True)]
+            numeric = all(v is None or isinstance(v, int | float) for v in values)
+            out[f] = pd.Series(values, index=out.index, dtype="float64" if numeric else object)
+        out[logged_column(name)] = has
+    return out
+
+
+def with_request_fields(rows: pd.DataFrame, odfvs: Iterable[Any], settings: Settings, time_column: str,
+                        known_by: dt.datetime | None = None) -> tuple[pd.DataFrame, list[str], dict[str, int]]:
+    """``rows`` (observation time in ``time_column``) plus the fields of every request source of
+    ``odfvs`` (on-demand views) that they lack and a provider supplies; the names of the sources so
+    rebuilt; and per source marked by :func:`logged_column`, the rows that kept their logged fields.
+
+    A source whose fields are all present is left alone (a caller that has them keeps its own), except
+    on the rows its :func:`logged_column` marks False, which are rebuilt (the marker is dropped). One
+    without a provider is left to the caller's check, which names the missing columns.
+    """
+    rebuilt, logged = [], {}
+    for name, fields in sorted(_sources(odfvs).items()):
+        marker = logged_column(name)
+        if name not in PROVIDERS or (all(f in rows.columns for f in fields) and marker not in rows.columns):
             continue
-        rows = PROVIDERS[name](rows, settings, time_column, known_by)
+        if marker in rows.columns:
+            keep = rows[marker].astype(bool)
+            logged[name] = int(keep.sum())
+            rows = rows.drop(columns=[marker])
+            if keep.all():
+                continue
+            fresh = PROVIDERS[name](rows.loc[~keep], settings, time_column, known_by)
+            for f in fields:
+                rows.loc[~keep, f] = fresh[f]  # aligned on the index
+        else:
+            rows = PROVIDERS[name](rows, settings, time_column, known_by)
         rebuilt.append(name)
-    return rows, rebuilt
+    return rows, rebuilt, logged

@@ -24,7 +24,7 @@ import pandas as pd
 
 from riskpipe.errors import ConfigError
 from riskpipe.features.config import DEFAULT_PROJECT
-from riskpipe.features.requests import with_request_fields
+from riskpipe.features.requests import logged_request_fields, with_request_fields
 from riskpipe.features.store import feature_service, get_store, request_fields, service_views
 from riskpipe.features.tables import DATA_FILE, LABEL_TABLES, PARTITION_KEY, TIMESTAMP_FIELD
 from riskpipe.models.labels import EXCLUDED_STATUSES
@@ -139,6 +139,7 @@ def build_training_set(
     manifest_path: Path | None = None,
     label_definition: dict[str, Any] | None = None,
     request_known_by: dt.datetime | None = None,
+    logged_requests: bool = False,
 ) -> TrainingSet:
     """Build the training set of ``service_name`` for ``entities`` (a frame, a file or a label table).
 
@@ -152,7 +153,10 @@ def build_training_set(
     name, version, content hash and rows used, from :mod:`riskpipe.models.labels`) is recorded in it as
     given, so a training set says which definition its labels follow. Request fields the frame lacks and
     :mod:`riskpipe.features.requests` rebuilds from the lake (the bureau pull) use what the lake held by
-    ``request_known_by`` (default ``labels_known_by``; neither: everything it holds).
+    ``request_known_by`` (default ``labels_known_by``; neither: everything it holds). With
+    ``logged_requests`` (rows of served decisions: a ``decision_id`` column), they are the fields as each
+    decision logged them, rebuilt only for a decision that did not carry them
+    (:func:`riskpipe.features.requests.logged_request_fields`; the manifest's ``request_rows_logged``).
     """
     settings = settings or get_settings()
     store = store or get_store(settings, project=project)
@@ -184,7 +188,11 @@ def build_training_set(
         df[derived] = ((df[EVENT_TS] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
     # fields the lender fetched at decision time (the bureau pull): rebuilt from the lake when absent
     known_by = request_known_by or labels_known_by
-    df, rebuilt = with_request_fields(df, (odfv for odfv, _ in odfvs), settings, EVENT_TS, known_by)
+    if logged_requests:
+        if "decision_id" not in df.columns:
+            raise ConfigError("logged_requests needs a decision_id column in the entity frame")
+        df = logged_request_fields(df, (odfv for odfv, _ in odfvs), settings.decisions)
+    df, rebuilt, logged = with_request_fields(df, (odfv for odfv, _ in odfvs), settings, EVENT_TS, known_by)
     missing_req = [f for f in req_fields if f not in df.columns]
     if missing_req:
         raise ConfigError(f"feature service {service_name} has request-time features that need the entity "
@@ -223,6 +231,7 @@ def build_training_set(
         "request_fields": req_fields,
         "request_sources_rebuilt": rebuilt,
         "request_known_by": known_by.isoformat() if rebuilt and known_by else None,
+        "request_rows_logged": logged if logged_requests else None,
         "entities": entity_meta,
         "event_time": {"column": ev, "min": first.isoformat(), "max": last.isoformat()},
         "labels_known_by": labels_known_by.isoformat() if labels_known_by else None,

@@ -31,6 +31,7 @@ import sys
 import threading
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -393,15 +394,17 @@ def _writer_main() -> None:
 
 # ---- reading and replay ---------------------------------------------------------------------------
 def read_decisions(root: Path, *, model: str | None = None, day: dt.date | None = None,
-                   decision_id: str | None = None):  # noqa: ANN201 (pandas.DataFrame)
-    """Logged decisions as a DataFrame (optionally one model, one day, one id)."""
+                   decision_id: str | None = None, decision_ids: Iterable[str] | None = None,
+                   columns: list[str] | None = None):  # noqa: ANN201 (pandas.DataFrame)
+    """Logged decisions as a DataFrame (optionally one model, one day, one id or a set of ids, and only
+    ``columns``). Ids name their day (:func:`new_decision_id`), so a set of ids reads only those days."""
     import pyarrow.dataset as ds
 
     root = Path(root)
     if not root.is_dir():
         import pandas as pd
 
-        return pd.DataFrame(columns=list(COLUMNS))
+        return pd.DataFrame(columns=columns or list(COLUMNS))
     dataset = ds.dataset(str(root), format="parquet", partitioning="hive", schema=None,
                          exclude_invalid_files=True, ignore_prefixes=[".", "_"])
     flt = None
@@ -410,7 +413,12 @@ def read_decisions(root: Path, *, model: str | None = None, day: dt.date | None 
             continue
         expr = ds.field(col).cast("string") == val
         flt = expr if flt is None else flt & expr
-    return dataset.to_table(filter=flt).to_pandas()
+    if decision_ids is not None:
+        ids = sorted(set(map(str, decision_ids)))
+        days = sorted({f"{i[:4]}-{i[4:6]}-{i[6:8]}" for i in ids})
+        expr = ds.field("dt").cast("string").isin(days) & ds.field("decision_id").isin(ids)
+        flt = expr if flt is None else flt & expr
+    return dataset.to_table(filter=flt, columns=columns).to_pandas()
 
 
 @dataclasses.dataclass

@@ -312,7 +312,9 @@ def train_from_store(
     (:func:`served_rows`: outcomes feed retraining), recorded in the manifest and as the version tag
     ``training_population``. ``feature_service`` (default :attr:`ModelSpec.feature_service`) must be one
     the model declares; fields of its request sources the label table lacks (the bureau pull of
-    credit_pd_v2) are rebuilt from the lake as known by ``as_of`` (:mod:`riskpipe.features.requests`).
+    credit_pd_v2) are rebuilt from the lake as known by ``as_of`` (:mod:`riskpipe.features.requests`);
+    on the served population they are the fields each decision logged, rebuilt only for decisions
+    served on a service without them.
     """
     from riskpipe.features.training import build_training_set
     from riskpipe.models import reject
@@ -364,7 +366,7 @@ def train_from_store(
         kind = "served"
     out = s.runs / "training_sets" / f"{spec.training_set_name(service, first, last, kind)}.parquet"
     ts = build_training_set(service, labels, settings=s, labels_known_by=as_of, out=out,
-                            label_definition=label_facts)
+                            label_definition=label_facts, logged_requests=population == "served")
     df = ts.frame
     applies = spec.truth_applies(defn, s)
     has_truth = applies and attach_truth(df, spec, s, defn)
