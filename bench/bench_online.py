@@ -13,6 +13,8 @@ Figures, each beside an anchor measured in the same run (latencies after warm-up
 - scoring API (``POST /v1/score/credit_pd``: online features + model + reason codes + decision log),
   one client, 10,000 requests: p99 vs the in-process feature read alone. Goal (#7): p99 < 10 ms.
 - scoring API throughput with 4 and 16 concurrent clients vs one client (requests/s).
+- the scoring API with a champion on ``credit_pd_v2`` (the bureau pull in every request, two on-demand
+  views): p99 vs the in-process read of the v2 vector alone. Goal (#7): p99 < 10 ms.
 The decision log's overhead on the API (#10) is bench_decisionlog, on the same set-up (``served_world``).
 Lower is better for latencies and their ratios; higher for throughput. Scales: small 20k customers
 and 3,000 timed requests per figure; full 1M customers and 10,000 requests.
@@ -193,22 +195,38 @@ def _http_load(url: str, bodies: list[dict], clients: int) -> tuple[list[float],
     return flat, len(flat) / wall
 
 
-def _train_champion(s, store, customers: list[str], rng: np.random.Generator) -> list[str]:
+def _pull(rng: np.random.Generator) -> dict[str, Any]:
+    """A bureau report as a lender's pull returns it (``bureau_pull`` of a credit_pd_v2 request)."""
+    return {"bureau_score": int(rng.integers(300, 851)), "open_accounts": int(rng.integers(0, 20)),
+            "total_balance": round(float(rng.uniform(0, 50_000)), 2), "delinquencies_24m": int(rng.integers(0, 4)),
+            "inquiries_6m": int(rng.integers(0, 6)), "oldest_account_months": int(rng.integers(1, 400))}
+
+
+def _pull_fields(pull: dict[str, Any]) -> dict[str, float]:
+    """The request fields of a pull (serving's ``CreditApplication.entity``)."""
+    return {f"pull_{k}": float(v) for k, v in pull.items()}
+
+
+def _train_champion(s, store, customers: list[str], rng: np.random.Generator,
+                    service: str = "credit_pd_v1") -> list[str]:
+    """A credit_pd model on the numeric features of ``service``'s online vector, made champion."""
     import pandas as pd
 
     from riskpipe.features.online import online_features
     from riskpipe.models.registry import CHAMPION, configure_mlflow, set_alias
     from riskpipe.models.train import train_model
 
-    vec = online_features("credit_pd_v1", [{"customer_id": customers[0], "requested_amount": 1000.0}],
-                          settings=s, store=store)
-    feats = [k for k, v in vec.items() if k != "customer_id" and isinstance(v[0], int | float) and v[0] is not None]
+    row = {"customer_id": customers[0], "requested_amount": 1000.0}
+    if service != "credit_pd_v1":
+        row.update(_pull_fields(_pull(rng)))
+    vec = online_features(service, [row], settings=s, store=store)
+    feats = [k for k, v in vec.items() if k not in row and isinstance(v[0], int | float) and v[0] is not None]
     n = 4000
     df = pd.DataFrame({f: rng.uniform(0, 1000, n) for f in feats})
     df["application_date"] = pd.Timestamp("2025-06-01") + pd.to_timedelta(rng.integers(0, 180, n), "D")
     z = (df[feats[0]] - 500) / 300 - (df[feats[1]] - 500) / 300
     df["label"] = (rng.random(n) < 1 / (1 + np.exp(2 - z))).astype(int)
-    r = train_model(df, "label", feats, "application_date", "credit_pd", feature_service="credit_pd_v1",
+    r = train_model(df, "label", feats, "application_date", "credit_pd", feature_service=service,
                     num_boost_round=100, settings=s)
     set_alias(configure_mlflow(s), "credit_pd", CHAMPION, r.challenger_version, action="promote",
               reason="benchmark", settings=s)
@@ -365,4 +383,36 @@ def run(scale: str) -> list[dict]:
                         "unit": "req/s", "anchor": "1 client", "anchor_figure": round(thr[1], 1),
                         "ratio": round(thr[c] / thr[1], 2), "goal": "reported",
                         "note": "higher is better; clients are threads of one Python process on the same 2 cores"})
+        out.append(_scoring_v2(w, score_bodies))
         return out
+
+
+def _scoring_v2(w: World, score_bodies: list[dict]) -> dict:
+    """The scoring API with a champion on credit_pd_v2: every request carries the bureau pull, and the
+    vector adds the two on-demand views (the pulled fields, the profile flags) to v1's online read.
+    Anchor: the in-process Feast read of the same credit_pd_v2 vector (the on-demand views included)."""
+    import httpx
+
+    from riskpipe.features.online import online_features
+
+    s, store, warm = w.s, w.store, w.warm
+    feats = _train_champion(s, store, w.customers, w.rng, service="credit_pd_v2")
+    pulls = [_pull(w.rng) for _ in score_bodies]
+    rows = [{"customer_id": b["customer_id"], "requested_amount": b["requested_amount"], **_pull_fields(p)}
+            for b, p in zip(score_bodies, pulls, strict=True)]
+    t_feast = _timed(lambda i: online_features("credit_pd_v2", [rows[i]], settings=s, store=store),
+                     list(range(warm + w.n_req)), warm)
+    bodies = [{**b, "bureau_pull": p} for b, p in zip(score_bodies, pulls, strict=True)]
+    with w.scoring_api("v2") as url:
+        first = httpx.post(url, json=bodies[0], timeout=30).json()  # (a check, not timed)
+        if first.get("feature_service") != "credit_pd_v2":
+            raise RuntimeError(f"the v2 champion was not served on credit_pd_v2: {first}")
+        _http_load(url, bodies[:warm], 1)
+        lat, _ = _http_load(url, bodies[warm:], 1)
+    api99, feat99 = _pct(lat, 99), _pct(t_feast, 99)
+    return {"name": "scoring API credit_pd on credit_pd_v2 (bureau pull in the request), 1 client, p99",
+            "figure": round(api99, 3), "unit": "ms", "anchor": "in-process Feast read of the credit_pd_v2 vector, p99",
+            "anchor_figure": round(feat99, 3), "ratio": round(api99 / feat99, 2), "goal": "p99 < 10 ms",
+            "note": f"p50 {_pct(lat, 50):.3f} ms (feature read p50 {_pct(t_feast, 50):.3f} ms); {len(lat):,} "
+                    f"requests over HTTP; a LightGBM/scorecard champion on the {len(feats)} numeric features of "
+                    "the v2 vector (v1's, the pulled fields, bureau_score_change, the profile flags)"}
