@@ -52,7 +52,7 @@ def render(latest: dict[str, dict]) -> str:
         for r in entry["results"]:
             lines.append(
                 f"| {r['name']} | {entry['scale']} | {r['figure']:.4g} {r['unit']} | {r['anchor']} | "
-                f"{r['anchor_figure']:.4g} {r['unit']} | {r['ratio']:.3g} | {r['goal']} | {entry['machine']} | "
+                f"{r['anchor_figure']:.4g} {r['unit']} | {r['ratio']:.4g} | {r['goal']} | {entry['machine']} | "
                 f"{entry['date']} | {r.get('note', '')} |"
             )
     return "\n".join(lines) + "\n"
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for r in results:
             print(f"   {r['name']}: {r['figure']:.4g} {r['unit']} vs {r['anchor']} {r['anchor_figure']:.4g} "
-                  f"{r['unit']} -> ratio {r['ratio']:.3g} (goal {r['goal']})", flush=True)
+                  f"{r['unit']} -> ratio {r['ratio']:.4g} (goal {r['goal']})", flush=True)
         entry = {"scale": scale, "machine": machine(), "date": dt.date.today().isoformat(), "results": results}
         latest[name] = entry
         RESULTS.mkdir(exist_ok=True)  # (again: a long run may outlive a cleanup of the folder)
