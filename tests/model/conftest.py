@@ -6,7 +6,9 @@ through ``model_env`` (same isolation: a tmp data dir and a clean RISKPIPE_* env
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,18 @@ def model_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 FAST_GBM = {"num_threads": 1}
 ROUNDS = 40
+
+
+@contextlib.contextmanager
+def private_decisions(settings):  # noqa: ANN001 (Settings)
+    """A shared world's lake with a decision log and outcomes for one test: there are none before (the
+    world is shared by the session), and both are removed after."""
+    from riskpipe.monitoring.outcomes import outcomes_root
+
+    made = [p for p in (settings.decisions, outcomes_root(settings)) if not p.exists()]
+    assert len(made) == 2, f"{settings.lake} holds decisions already"
+    try:
+        yield settings
+    finally:
+        for p in made:
+            shutil.rmtree(p, ignore_errors=True)

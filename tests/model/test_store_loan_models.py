@@ -370,15 +370,10 @@ def test_credit_pd_v2_rebuilds_the_bureau_pull_point_in_time_and_scores_on_it(lo
 @pytest.fixture
 def loan_decisions(loan_env):
     """loan_env whose decision log and outcomes (none before) are removed after the test."""
-    import shutil
+    from tests.model.conftest import private_decisions
 
-    from riskpipe.monitoring.outcomes import outcomes_root
-
-    made = [p for p in (loan_env.decisions, outcomes_root(loan_env)) if not p.exists()]
-    assert len(made) == 2, "loan_world holds decisions already"
-    yield loan_env
-    for p in made:
-        shutil.rmtree(p, ignore_errors=True)
+    with private_decisions(loan_env) as s:
+        yield s
 
 
 def test_served_population_on_v2_trains_on_the_pull_each_decision_logged(loan_decisions, credit_v2):

@@ -191,17 +191,11 @@ def population_of(settings, day):
 
 @pytest.fixture
 def decision_lake(store_env):
-    """store_env whose decision log and outcomes (empty before) are removed after the test: store_world
-    is shared by the session."""
-    import shutil
+    """store_env whose decision log and outcomes (none before) are removed after the test."""
+    from tests.model.conftest import private_decisions
 
-    from riskpipe.monitoring.outcomes import outcomes_root
-
-    made = [p for p in (store_env.decisions, outcomes_root(store_env)) if not p.exists()]
-    assert len(made) == 2, "store_world holds decisions already"
-    yield store_env
-    for p in made:
-        shutil.rmtree(p, ignore_errors=True)
+    with private_decisions(store_env) as s:
+        yield s
 
 
 def test_served_population_trains_on_the_decisions_outcomes_at_decision_time(decision_lake, monkeypatch):
