@@ -28,14 +28,13 @@ machine; the note of each result states the scale that was run.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import os
 import shutil
 import time
 from pathlib import Path
 
-from bench import spark_sizes
+from bench import concat_landing, spark_sizes
 
 START = dt.date(2026, 1, 1)
 TXN_PER_CUSTOMER_DAY = 10.0  # the issue: 10M transactions a day for 1M customers
@@ -50,54 +49,6 @@ KEYS = {"customer_credit_daily": ["customer_id"], "customer_fraud_daily": ["cust
 
 
 # ---- the world ---------------------------------------------------------------------------------------
-
-def _backfill(spec, files: list[Path], folder: Path, name: str) -> None:  # noqa: ANN001 (SourceSpec)
-    """Write ``files`` (one source, several landing days) into ``folder`` as one file of the source's
-    format. A file that cannot join (another CSV header, an unreadable or different Parquet file) is
-    linked beside it as it is, so the pipeline treats it exactly as on its own day."""
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / name
-    apart: list[Path] = []
-    if spec.format == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        tables = []
-        for f in files:
-            try:
-                t = pq.read_table(f)
-            except Exception:  # noqa: BLE001 - the pipeline quarantines such a file itself
-                apart.append(f)
-                continue
-            if tables and t.schema != tables[0].schema:
-                apart.append(f)
-                continue
-            tables.append(t)
-        if tables:
-            pq.write_table(pa.concat_tables(tables), out)
-    else:
-        headers = {}
-        if spec.format == "csv":
-            for f in files:
-                with open(f, "rb") as fh:
-                    headers[f] = fh.readline()
-        common = collections.Counter(headers.values()).most_common(1)[0][0] if headers else None
-        with open(out, "wb") as dst:
-            if common is not None:
-                dst.write(common)
-            for f in files:
-                if spec.format == "csv" and headers[f] != common:
-                    apart.append(f)
-                    continue
-                data = f.read_bytes()
-                if spec.format == "csv":
-                    data = data[len(headers[f]):]
-                if data and not data.endswith(b"\n"):
-                    data += b"\n"
-                dst.write(data)
-    for f in apart:
-        os.link(f, folder / f.name)
-
 
 def _land(generated: Path, landing: Path, drop: dt.date) -> None:
     """Landing as the pipeline sees it: every file up to ``drop`` in one backfill drop on ``drop``,
@@ -119,7 +70,7 @@ def _land(generated: Path, landing: Path, drop: dt.date) -> None:
                 os.link(f, landing / src.name / part.name / f.name)
         if early:
             suffix = "".join(early[0].suffixes)
-            _backfill(spec, early, landing / src.name / f"dt={drop.isoformat()}",
+            concat_landing(spec, early, landing / src.name / f"dt={drop.isoformat()}",
                       f"{src.name}_backfill_{START:%Y%m%d}_{drop:%Y%m%d}{suffix}")
 
 
