@@ -5,7 +5,9 @@ in the world of ``bench_quality_credit``: credit time compressed (installments e
 defaulter's loan 30+ days past due within 79 days of its application), every source ingested behind
 the quality gates for the application days, then the repayments feed (with the applications and
 customers its loans need, and the bureau feed: ``bench_quality_credit.LATER_SOURCES``) until the last
-feature date's window has passed. Then dbt indicators,
+feature date's window has passed, the first ``DAILY_TAIL`` of those days one by one and the rest as one
+backfill drop on the last day (known after every feature date and at the horizon the labels mature
+by; see ``run_compressed``). Then dbt indicators,
 graph features and the feature gates for each feature date, the Feast definitions, and
 ``train_from_store("early_warning")`` on the early_warning_v1 service, with every label matured.
 
@@ -26,7 +28,7 @@ Scale "small": 2,000 customers x 24 application days; "full": 10,000 customers x
 
 from __future__ import annotations
 
-from bench.bench_quality_credit import BAD_DPD, INSTALLMENT_DAYS, WINDOW_DAYS, run_compressed
+from bench.bench_quality_credit import BAD_DPD, DAILY_TAIL, INSTALLMENT_DAYS, WINDOW_DAYS, run_compressed
 
 SIZES = {"small": (2_000, 24), "full": (10_000, 35)}
 FIRST_DATE = 14
@@ -43,4 +45,5 @@ def run(scale: str) -> list[dict]:
         anchor="posterior of the generator's process, lake's view (riskpipe.sources.truth) on the same OOT rows",
         world=f"the packaged label ({ew.bad.min_dpd}+ DPD in the next {ew.performance_days} days); credit time "
               f"compressed (installments every {INSTALLMENT_DAYS} days, defaulters {BAD_DPD}+ DPD within "
-              f"{WINDOW_DAYS} days)", rows="loan-days")
+              f"{WINDOW_DAYS} days; the label feeds' tail after day {app_days + DAILY_TAIL} as one backfill drop)",
+        rows="loan-days", daily_tail=DAILY_TAIL)
