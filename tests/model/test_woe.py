@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from riskpipe.models.explain import ScoreScale, score
-from riskpipe.models.woe import bin_feature, fit_scorecard
+from riskpipe.models.woe import MIN_BIN_BADS, bin_feature, fit_scorecard
 from tests.model.synth import make_table
 
 FEATURES = ["missed_payments", "utilisation", "income", "bureau_score", "noise_0", "noise_1", "noise_2"]
@@ -32,8 +32,46 @@ def test_bins_are_monotone_in_risk_and_merge_small_bins():
     fb = bin_feature("x", x, y, max_bins=20, min_bin_frac=0.05)
     assert fb.direction == 1
     assert np.all(np.diff(fb.woe) >= 0), fb.woe
-    assert fb.counts.min() >= 0.05 * len(x)
+    # a bin under 5% of the rows only with evidence of its own (MIN_BIN_BADS bad and good rows)
+    small = fb.counts < 0.05 * len(x)
+    assert np.all(np.minimum(fb.bads, fb.counts - fb.bads)[small] >= MIN_BIN_BADS), (fb.counts, fb.bads)
     assert len(fb.woe) >= 2
+    strict = bin_feature("x", x, y, max_bins=20, min_bin_frac=0.05, min_bin_bads=None)
+    assert strict.counts.min() >= 0.05 * len(x)
+    assert np.all(np.diff(strict.woe) >= 0), strict.woe
+
+
+def _rare_flag(n: int, flagged: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 0/1 flag on ``flagged`` of ``n`` rows that multiplies the bad rate by 20 (1% -> 20%)."""
+    rng = np.random.default_rng(seed)
+    flag = np.zeros(n)
+    flag[rng.choice(n, flagged, replace=False)] = 1.0
+    y = (rng.random(n) < np.where(flag == 1, 0.2, 0.01)).astype(float)
+    return flag, y
+
+
+def test_a_rare_value_with_evidence_keeps_its_own_bin():
+    # a new-device flag on 2% of transactions: under min_bin_frac, but ~200 bad rows of its own
+    flag, y = _rare_flag(50_000, 1000, seed=4)
+    fb = bin_feature("new_device", flag, y)
+    assert len(fb.woe) == 2
+    assert fb.counts[1] == 1000
+    assert fb.woe[1] - fb.woe[0] > 2.5  # ln(20) = 3.0 apart, less the smoothing
+    # without the evidence clause the rule of 5% merges the flag away: it would get no points
+    assert len(bin_feature("new_device", flag, y, min_bin_bads=None).woe) == 1
+    # on 100 rows (~20 bads) its risk is too uncertain for a bin of its own
+    few, y_few = _rare_flag(50_000, 100, seed=5)
+    assert len(bin_feature("new_device", few, y_few).woe) == 1
+
+
+def test_a_rare_flag_gets_points_on_the_card():
+    rng = np.random.default_rng(6)
+    flag, y = _rare_flag(50_000, 1000, seed=7)
+    X = pd.DataFrame({"new_device": flag, "noise": rng.normal(size=len(y))})
+    card = fit_scorecard(X, y, ["new_device", "noise"])
+    assert card.coef["new_device"] > 0.5
+    p = card.predict_proba(pd.DataFrame({"new_device": [0.0, 1.0], "noise": [0.0, 0.0]}))
+    assert p[1] / p[0] > 10
 
 
 def test_declared_direction_wins_and_missing_is_its_own_bin():

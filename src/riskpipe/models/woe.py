@@ -4,8 +4,12 @@ Why these choices:
 
 - **Quantile bins, merged until monotone and large enough.** Start from quantile cut points (or the
   distinct values of a discrete feature), then merge adjacent bins whose (smoothed) WOE goes against
-  the feature's risk direction, and bins smaller than ``min_bin_frac`` of the rows. A scorecard whose
-  points jump up and down with a feature cannot be explained to a regulator or a customer.
+  the feature's risk direction, and bins smaller than ``min_bin_frac`` of the rows unless they carry
+  evidence of their own: at least ``min_bin_bads`` bad and as many good rows. A scorecard whose
+  points jump up and down with a feature cannot be explained to a regulator or a customer. The
+  evidence clause keeps the rare values that matter most: a 0/1 flag set on 2% of transactions
+  (a new device) or the few customers whose device component has confirmed fraud would otherwise be
+  merged into the common bin and lose their points altogether.
 - **Missing is its own bin**: a missing bureau record is information, not noise to impute away.
 - **Non-negative coefficients on the risk-WOE.** Each feature enters as ``z = ln(%bad / %good)`` of
   its bin; the logistic fit constrains every coefficient to be >= 0. Together with monotone bins this
@@ -26,6 +30,9 @@ from riskpipe.models.explain import Bands, ScoreScale, check_weights, model_matr
 log = logging.getLogger(__name__)
 
 SMOOTH = 0.5  # additive smoothing of bin counts: keeps WOE finite for pure bins
+#: a bin below ``min_bin_frac`` of the rows stays when it holds at least this many bad and good rows
+#: (summed weights): the standard error of its WOE is then at most about sqrt(2 / 50) = 0.2
+MIN_BIN_BADS = 50.0
 
 
 @dataclass
@@ -105,6 +112,7 @@ def bin_feature(
     *,
     max_bins: int = 10,
     min_bin_frac: float = 0.05,
+    min_bin_bads: float | None = MIN_BIN_BADS,
     direction: int | None = None,
     sample_weight: np.ndarray | None = None,
 ) -> FeatureBins:
@@ -158,7 +166,8 @@ def bin_feature(
                 break
         if changed:
             continue
-        small = [i for i, c in enumerate(counts) if c < min_count]
+        small = [i for i, c in enumerate(counts) if c < min_count and not (
+            min_bin_bads is not None and min(bads[i], c - bads[i]) >= min_bin_bads)]
         if small:
             i = min(small, key=lambda j: counts[j])
             if i == 0:
@@ -309,6 +318,7 @@ def fit_scorecard(
     bands: Bands | None = None,
     max_bins: int = 10,
     min_bin_frac: float = 0.05,
+    min_bin_bads: float | None = MIN_BIN_BADS,
     l2: float = 1e-4,
     min_iv: float = 0.02,
     n_reasons: int = 4,
@@ -323,7 +333,7 @@ def fit_scorecard(
     monotone = monotone or {}
     bins = {
         f: bin_feature(f, X[f].to_numpy(dtype=float), y, max_bins=max_bins, min_bin_frac=min_bin_frac,
-                       direction=monotone.get(f) or None, sample_weight=sample_weight)
+                       min_bin_bads=min_bin_bads, direction=monotone.get(f) or None, sample_weight=sample_weight)
         for f in features
     }
     # weak features (information value below min_iv) get no points: fewer lines on the card,
