@@ -7,9 +7,8 @@ Why these choices:
   the feature's risk direction, and bins smaller than ``min_bin_frac`` of the rows unless they carry
   evidence of their own: at least ``min_bin_bads`` bad and as many good rows. A scorecard whose
   points jump up and down with a feature cannot be explained to a regulator or a customer. The
-  evidence clause keeps the rare values that matter most: a 0/1 flag set on 2% of transactions
-  (a new device) or the few customers whose device component has confirmed fraud would otherwise be
-  merged into the common bin and lose their points altogether.
+  evidence clause keeps rare values that matter: a 0/1 flag set on 2% of transactions (a new device)
+  would otherwise be merged into the common bin and lose its points altogether.
 - **Missing is its own bin**: a missing bureau record is information, not noise to impute away.
 - **Non-negative coefficients on the risk-WOE.** Each feature enters as ``z = ln(%bad / %good)`` of
   its bin; the logistic fit constrains every coefficient to be >= 0. Together with monotone bins this
