@@ -276,7 +276,7 @@ def ingest_day(
                 partitions.append(d)
                 io.write_partitions(
                     _nullable(combined.filter((F.col("dt") == F.lit(d).cast("date")) & ~F.col("_new"))
-                              .drop("_version", "_new")), staging / "silver", sort_cols)
+                              .drop("_version", "_new")), staging / "silver", sort_cols, bucket_cols=key_cols)
         # the tally, read back from what was staged (footers, and one column for this day's rows)
         silver_stage = staging / "silver"
         staged_rows = sum(_parquet_rows(silver_stage / f"dt={d}") for d in partitions)
