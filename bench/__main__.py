@@ -61,7 +61,8 @@ def render(latest: dict[str, dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench")
     ap.add_argument("--scale", choices=["small", "full", "huge"], default="small",
-                    help="huge: only benchmarks that define it (ingest 30M rows, quality_credit 100,000 customers); "
+                    help="huge: only benchmarks that define it (ingest 30M rows, quality_credit 100,000 customers, "
+                         "dbt 100,000 customers tiled); "
                          "others run full")
     ap.add_argument("--only", nargs="*", default=None, help=f"any of: {', '.join(discover())}")
     args = ap.parse_args(argv)
