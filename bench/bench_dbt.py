@@ -117,30 +117,31 @@ def _world(customers: int, history: int, work: Path):  # noqa: ANN202 (Settings,
 def _tile(lake: Path, out: Path, tiles: int) -> None:
     """Write ``tiles`` copies of the silver lake (and the repayment quarantine the labels read) into
     ``out``, the ids of copy k suffixed ``.k`` (TILE_IDS; inside the quarantine's raw JSON the
-    loan_id), partitioned by dt like the lake. A world ``tiles`` times the customers with the same
-    history and density per customer, in minutes instead of hours of generation and Spark ingest."""
+    loan_id), one file per dt partition like the lake. A world ``tiles`` times the customers with the
+    same history and density per customer, in minutes instead of hours of generation and Spark ingest.
+    One partition at a time, so memory stays that of one partition's copies."""
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET preserve_insertion_order = false")
-    datasets = [("silver", p.name) for p in sorted((lake / "silver").iterdir()) if p.is_dir()]
-    datasets += [("quarantine", "repayments")] if (lake / "quarantine" / "repayments").is_dir() else []
-    for layer, name in datasets:
-        src = (f"read_parquet('{lake / layer / name}/dt=*/*.parquet', hive_partitioning = true, "
-               "union_by_name = true)")
+    con.execute("SET memory_limit = '4GB'")
+    folders = [p for p in sorted((lake / "silver").glob("*/dt=*")) if p.is_dir()]
+    folders += sorted((lake / "quarantine" / "repayments").glob("dt=*"))
+    for folder in folders:
+        src = f"read_parquet('{folder}/*.parquet', hive_partitioning = false, union_by_name = true)"
         cols = []
         for col, typ, *_ in con.sql(f"DESCRIBE SELECT * FROM {src}").fetchall():
             if col in TILE_IDS and typ == "VARCHAR":
                 cols.append(f"CASE WHEN k = 0 THEN {col} ELSE {col} || '.' || k END AS {col}")
-            elif layer == "quarantine" and col == "raw":
+            elif folder.parent.parent.name == "quarantine" and col == "raw":
                 cols.append("CASE WHEN k = 0 THEN raw ELSE CAST(json_merge_patch(raw, json_object('loan_id', "
                             "json_extract_string(raw, '$.loan_id') || '.' || k)) AS VARCHAR) END AS raw")
             else:
                 cols.append(col)
-        (out / layer).mkdir(parents=True, exist_ok=True)
+        target = out / folder.relative_to(lake)
+        target.mkdir(parents=True)
         con.execute(f"COPY (SELECT {', '.join(cols)} FROM {src}, range({tiles}) AS tile(k)) "
-                    f"TO '{out / layer / name}' (FORMAT parquet, PARTITION_BY (dt), COMPRESSION snappy)")
+                    f"TO '{target}/part-00000.parquet' (FORMAT parquet, COMPRESSION snappy)")
     con.close()
 
 
