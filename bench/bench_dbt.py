@@ -418,8 +418,9 @@ def _anchor_sql(silver: Path, day: dt.date) -> dict[str, str]:
             "loan_early_warning_daily": early_warning}
 
 
-def _run_anchor(silver: Path, day: dt.date, out: Path) -> None:
-    """The anchor: each query in its own ``COPY ... TO`` Parquet file (dbt's row order and codec)."""
+def _run_anchor(silver: Path, day: dt.date, out: Path, memory_limit: str) -> None:
+    """The anchor: each query in its own ``COPY ... TO`` Parquet file (dbt's row order and codec), under
+    the memory limit dbt's DuckDB gets."""
     import duckdb
 
     shutil.rmtree(out, ignore_errors=True)
@@ -427,6 +428,7 @@ def _run_anchor(silver: Path, day: dt.date, out: Path) -> None:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = '{memory_limit.strip()}'")
     for table, sql in _anchor_sql(silver, day).items():
         con.execute(f"COPY (SELECT * FROM ({sql}) ORDER BY {ORDER_BY[table]}) "
                     f"TO '{out / table}.parquet' (FORMAT parquet, COMPRESSION zstd)")
@@ -514,7 +516,7 @@ def _measure(s, day: dt.date, customers: int, history: int, work: Path, world: s
         result = build_indicators(day, s)
         t_dbt.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        _run_anchor(s.silver, day, work / "anchor")
+        _run_anchor(s.silver, day, work / "anchor", s.dbt_memory_limit)
         t_hand.append(time.perf_counter() - t0)
     tables = result.tables
     _check({t: tables[t].path for t in FEATURE_TABLES}, work / "anchor")
@@ -529,7 +531,7 @@ def _measure(s, day: dt.date, customers: int, history: int, work: Path, world: s
             f"silver before T + {on_day:,} on T ({TXN_PER_CUSTOMER_DAY:g}/customer/day); the issue's 1M customers x "
             f"10M/day x 90 days (900M rows) was not run on this machine. dbt build: {models} models "
             f"(4 feature + 3 label tables, {model_s:.1f} s of node time) and {len(tests)} tests ({test_s:.1f} s), "
-            f"target local, {s.dbt_threads} threads; anchor: 4 queries ({rows} rows), every "
+            f"target local, {s.dbt_threads} threads, DuckDB memory limit {s.dbt_memory_limit} (both sides); anchor: 4 queries ({rows} rows), every "
             f"row and column checked equal to dbt's. Excludes the Spark graph job (customer_graph_daily). "
             f"Best of {REPEATS} (dbt {', '.join(f'{x:.1f}' for x in t_dbt)} s; anchor "
             f"{', '.join(f'{x:.1f}' for x in t_hand)} s). {world}{project}; lower is better")
