@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     dbt_memory_limit: str = Field(
         "50%", pattern=r"^\s*\d+(\.\d+)?\s*(%|[KMGT]i?B)\s*$",
         description="memory limit of the local target's DuckDB, a share of RAM ('50%') or a size ('12GB'). Past "
-        "it the build spills to <lake>/_dbt/runs/<date>/spill. DuckDB's own default (80% of RAM) leaves no room "
+        "it the build spills to disk (DuckDB's .tmp in the working directory). DuckDB's own default (80% of RAM) leaves no room "
         "for the Spark JVM beside it: at 100,000 customers x 90 days it was OOM-killed on a 24 GiB machine")
     labels_file: Path | None = Field(
         None, description="label definitions (bad event, windows, exclusions; validated, and their content "

@@ -193,7 +193,8 @@ def test_docs_describe_every_indicator(world, tmp_path):
 def test_duckdb_memory_limit_reaches_the_build(world, tmp_path):
     """The local target's DuckDB runs under settings.dbt_memory_limit: far too little memory makes the
     build fail naming DuckDB's limit (so the limit is applied), instead of the process growing until the
-    kernel kills it. A limit that is not a size is refused before dbt starts."""
+    kernel kills it; the next build in the process runs under its own limit. A limit that is not a size
+    is refused before dbt starts."""
     from riskpipe.settings import SettingsError, load_settings
 
     lake = tmp_path / "lake"
@@ -201,5 +202,9 @@ def test_duckdb_memory_limit_reaches_the_build(world, tmp_path):
     tight = load_settings(data_dir=world.data_dir, lake_dir=lake, dbt_memory_limit="1MB")
     with pytest.raises(IndicatorBuildFailed, match=r"(?i)out of memory.*/976\.5 KiB used"):
         build_indicators(MID, tight, select=["+int_customers_transactions_aggregated"])
+    # the builds of one process share one in-memory DuckDB: the next build gets its own limit back
+    roomy = load_settings(data_dir=world.data_dir, lake_dir=lake, dbt_memory_limit="2GB")
+    result = build_indicators(MID, roomy, select=["+int_customers_transactions_aggregated"])
+    assert "int_customers_transactions_aggregated" in {n.name for n in result.models}
     with pytest.raises(SettingsError, match="RISKPIPE_DBT_MEMORY_LIMIT"):
         load_settings(data_dir=world.data_dir, dbt_memory_limit="plenty")
