@@ -428,7 +428,7 @@ def _run_anchor(silver: Path, day: dt.date, out: Path, memory_limit: str) -> Non
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
-    con.execute(f"SET memory_limit = '{memory_limit.strip()}'")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
     for table, sql in _anchor_sql(silver, day).items():
         con.execute(f"COPY (SELECT * FROM ({sql}) ORDER BY {ORDER_BY[table]}) "
                     f"TO '{out / table}.parquet' (FORMAT parquet, COMPRESSION zstd)")

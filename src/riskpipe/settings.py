@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     dbt_target: DbtTarget | None = Field(None, description="local (duckdb) or cluster (spark); default by mode")
     dbt_threads: int = Field(2, ge=1)
     dbt_memory_limit: str = Field(
-        "50%", pattern=r"^\s*\d+(\.\d+)?\s*(%|[KMGT]i?B)\s*$",
+        "50%", pattern=r"^\d+(\.\d+)?(%|[KMGT]i?B)$",
         description="memory limit of the local target's DuckDB, a share of RAM ('50%') or a size ('12GB'). Past "
         "it the build spills to disk (DuckDB's .tmp in the working directory). DuckDB's own default (80% of RAM) leaves no room "
         "for the Spark JVM beside it: at 100,000 customers x 90 days it was OOM-killed on a 24 GiB machine")

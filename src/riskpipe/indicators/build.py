@@ -193,7 +193,7 @@ def build_indicators(
     vars_ = {"feature_date": day.isoformat(), "lake_dir": str(s.lake), "silver_datasets": silver_datasets(s),
              "quarantine_datasets": quarantine_datasets(s),
              "lake_unpublished_from": {feed: days[0].isoformat() for feed, days in unpublished.items()},
-             "duckdb_memory_limit": s.dbt_memory_limit.strip(),
+             "duckdb_memory_limit": s.dbt_memory_limit,
              **label_dbt_vars(s)}
     args = [
         "build",
